@@ -1,0 +1,149 @@
+"""The variant protocol: an attention variant is *data* (scores, value maps, parameters).
+
+Every module in :mod:`gaussflow.variants` defines ``NAME``, ``SUMMARY`` and
+``build(**options) -> Variant``; nothing else about a variant is typed anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import sympy as sp
+from sympy.matrices.expressions import MatrixExpr
+
+from ..symbolic.core import DIMS, d, scalar, x, y
+
+Normalization = Literal["softmax", "sinkhorn", "sigmoid", "none"]
+NORMALIZATIONS: tuple[str, ...] = ("softmax", "sinkhorn", "sigmoid", "none")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A numeric parameter of a variant.
+
+    ``shape`` uses the dimension names ``"d"``, ``"k"``, ``"d_v"`` (``()`` = scalar);
+    ``group``/``index`` tie per-head parameters (``Q_1``, ``Q_2``, ...) to one stacked
+    user argument (``Q`` of shape (H, k, d)).
+    """
+
+    name: str
+    shape: tuple[str, ...]
+    doc: str
+    positive: bool = False
+    symmetric: bool = False
+    default: float | None = None
+    group: str | None = None
+    index: int | None = None
+
+    @property
+    def symbol(self) -> sp.Symbol | sp.MatrixSymbol:
+        if not self.shape:
+            return sp.Symbol(self.name, positive=True) if self.positive else sp.Symbol(self.name, real=True)
+        rows = DIMS[self.shape[0]]
+        cols = DIMS[self.shape[1]] if len(self.shape) > 1 else 1
+        return sp.MatrixSymbol(self.name, rows, cols)
+
+
+@dataclass(frozen=True)
+class Head:
+    """One attention head: score ``s(x, y)`` (1x1 matrix expression in the token ``x``
+    and the attended token ``y``) and the value/output map ``C`` (d x d)."""
+
+    score: MatrixExpr
+    value: MatrixExpr
+
+    def __post_init__(self) -> None:
+        if self.score.shape != (1, 1):
+            raise ValueError(f"score must be a 1x1 matrix expression, got shape {self.score.shape}")
+        if self.value.shape != (d, d):
+            raise ValueError(f"value map must be d x d, got shape {self.value.shape}")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An attention variant as data.
+
+    Γ(x) = Σ_h C_h E_h[y | x]          (``residual``: C_h (E_h[y | x] − x))
+           + W_ff x + b_ff               (``feedforward``)
+    where E_h is the expectation under the head's normalized kernel (``normalization``).
+    """
+
+    name: str
+    normalization: Normalization
+    heads: tuple[Head, ...]
+    params: tuple[Param, ...]
+    summary: str = ""
+    residual: bool = False
+    feedforward: bool = False
+    options: tuple[tuple[str, object], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}"
+            )
+        if not self.heads:
+            raise ValueError("a variant needs at least one head")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate parameter names in {names}")
+        known = {p.symbol for p in self.params} | {x, y}
+        for h in self.heads:
+            for e in (h.score, h.value):
+                extra = {
+                    s for s in e.free_symbols
+                    if s not in known and s not in DIMS.values()
+                }
+                if extra:
+                    raise ValueError(f"variant {self.name!r} uses undeclared symbols {sorted(map(str, extra))}")
+
+    @property
+    def symmetric(self) -> frozenset[sp.Basic]:
+        return frozenset(p.symbol for p in self.params if p.symmetric)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+def bilinear_score(Q: MatrixExpr, K: MatrixExpr, beta: sp.Expr) -> MatrixExpr:
+    """s(x, y) = β⟨Qx, Ky⟩ = yᵀ(βKᵀQ)x."""
+    return beta * (Q * x).T * (K * y)
+
+
+def single_head_params(value_doc: str = "value matrix") -> tuple[Param, ...]:
+    return (
+        Param("Q", ("k", "d"), "query matrix"),
+        Param("K", ("k", "d"), "key matrix"),
+        Param("V", ("d", "d"), value_doc),
+        Param("beta", (), "inverse temperature β > 0", positive=True, default=1.0),
+    )
+
+
+def with_addons(v: Variant, residual: bool = False, feedforward: bool = False) -> Variant:
+    """Add the residual form V(y − x) and/or the affine feed-forward W_ff x + b_ff."""
+    params = v.params
+    if feedforward:
+        params = params + (
+            Param("W_ff", ("d", "d"), "feed-forward matrix"),
+            Param("b_ff", ("d",), "feed-forward bias"),
+        )
+    name = v.name
+    opts = dict(v.options)
+    if residual:
+        opts["residual"] = True
+    if feedforward:
+        opts["feedforward"] = True
+    return replace(
+        v, name=name, params=params, residual=residual, feedforward=feedforward,
+        options=tuple(sorted(opts.items())),
+    )
+
+
+__all__ = [
+    "Head", "Param", "Variant", "NORMALIZATIONS", "bilinear_score", "single_head_params",
+    "with_addons", "scalar",
+]
