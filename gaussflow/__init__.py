@@ -1,11 +1,18 @@
-"""gaussflow: closed Gaussian moment dynamics of attention, derived symbolically."""
+"""gaussflow: closed Gaussian moment dynamics of attention, derived symbolically.
 
+>>> import gaussflow as gf
+>>> gf.derive("softmax").preserves_gaussian
+True
+"""
+
+from .attention import Attention, attention
+from .gaussian import Gaussian
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .variants import Head, Param, Variant, variants
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Certificate", "Closure", "ExplicitForm", "Head", "Param", "Step", "Variant",
-    "derive", "variants", "__version__",
+    "Attention", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param", "Step",
+    "Variant", "__version__", "attention", "derive", "variants",
 ]

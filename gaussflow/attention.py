@@ -1,0 +1,232 @@
+"""``Attention``: a variant bound to numeric parameters, with generated NumPy RHS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
+from .symbolic.closure import Closure, derive
+from .variants import REGISTRY, Param
+
+_BILINEAR = {"softmax", "sinkhorn", "sigmoid", "unnormalized"}
+
+
+@dataclass(frozen=True, eq=False)
+class Attention:
+    """A validated attention layer: variant + numeric parameters.
+
+    Build with :func:`attention`. ``params`` maps the variant's parameter names
+    (``Q``, ``K``, ``V``, ``beta`` or per-head ``Q_1``, ...) to arrays (vectors as (d, 1)).
+    """
+
+    closure: Closure
+    params: Mapping[str, Any]
+    d: int
+    _prepared: tuple[Any, ...] = field(repr=False, default=())
+
+    @property
+    def name(self) -> str:
+        return self.closure.name
+
+    @property
+    def preserves_gaussian(self) -> bool:
+        return self.closure.preserves_gaussian
+
+    def moment_rhs(self, alpha: Any, Sigma: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Closed moment equations at (α, Σ).
+
+        Parameters
+        ----------
+        alpha : array_like, shape (d,)
+        Sigma : array_like, shape (d, d), symmetric PSD (singular allowed)
+
+        Returns
+        -------
+        alpha_dot : ndarray, shape (d,)
+            α̇ = Γ(α).
+        Sigma_dot : ndarray, shape (d, d)
+            Σ̇ = JΣ + ΣJᵀ, J = ∂Γ/∂x (exactly symmetric).
+        """
+        a = check_mean("alpha", alpha, self.d)
+        S = check_cov("Sigma", Sigma, self.d)
+        return self.moment_rhs_unchecked(a, S)
+
+    def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`moment_rhs` without validation (for integrators that own their state)."""
+        fn = self.closure.compile().moments
+        if fn is None:
+            cert = self.closure.certificate
+            reason = cert.statement if cert is not None else "Γ is not affine"
+            raise ValueError(f"variant {self.name!r} does not preserve Gaussians ({reason})")
+        m, S = fn(alpha[:, None], Sigma, *self._prepared)
+        return np.asarray(m, dtype=float).reshape(self.d), S
+
+    def velocity(self, x: Any, alpha: Any, Sigma: Any) -> np.ndarray:
+        """Γ[N(α, Σ)] at the points ``x``.
+
+        Parameters
+        ----------
+        x : array_like, shape (n, d) or (d,)
+        alpha : array_like, shape (d,)
+        Sigma : array_like, shape (d, d)
+
+        Returns
+        -------
+        ndarray, shape (n, d) (or (d,) for a single point)
+        """
+        X = as_array("x", x)
+        single = X.ndim == 1
+        X2 = X[None, :] if single else X
+        check_shape("x", X2, (None, self.d))
+        a = check_mean("alpha", alpha, self.d)
+        S = check_cov("Sigma", Sigma, self.d)
+        out = self.closure.compile().velocity(X2.T, a[:, None], S, *self._prepared)
+        out = np.broadcast_to(np.asarray(out, dtype=float), (self.d, X2.shape[0])).T
+        return out[0] if single else np.ascontiguousarray(out)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{k}={float(v):g}" if np.ndim(v) == 0 else f"{k}{tuple(np.shape(v))}" for k, v in self.params.items()
+        )
+        return f"Attention({self.name!r}, d={self.d}, {shown})"
+
+
+def _dims(p: Param, arr: np.ndarray, dims: dict[str, int], name: str) -> None:
+    shape = p.shape
+    if arr.ndim != len(shape):
+        want = "(" + ", ".join(shape) + ")"
+        raise ValueError(f"`{name}` must have shape {want}; got shape {arr.shape}")
+    for sym, n in zip(shape, arr.shape, strict=True):
+        if dims.setdefault(sym, n) != n:
+            raise ValueError(
+                f"`{name}` has {sym} = {n} but another parameter fixed {sym} = {dims[sym]}; got shape {arr.shape}"
+            )
+
+
+def attention(
+    name: str,
+    *,
+    residual: bool = False,
+    feedforward: bool = False,
+    heads: int | None = None,
+    **params: Any,
+) -> Attention:
+    """Bind numeric parameters to a registered variant.
+
+    Parameters
+    ----------
+    name : str
+        A name from :func:`gaussflow.variants`.
+    residual, feedforward : bool
+        Add-ons: value acts on y − x; add W_ff x + b_ff (``W_ff`` (d, d), ``b_ff`` (d,)).
+    heads : int, optional
+        Number of heads (multi-head; inferred from the stacked arrays when omitted).
+    **params
+        The variant's parameters: ``Q``, ``K`` (k, d), ``V`` (d, d), ``beta`` > 0 (default 1),
+        ``b`` (sigmoid bias, default 0). Multi-head takes stacked ``Q``, ``K`` (H, k, d),
+        ``V`` (H, d_v, d), ``W`` (H, d, d_v), ``beta`` (H,) or a scalar.
+        Shortcut for bilinear scores: ``A`` (d, d) means A = βKᵀQ directly
+        (Q = A, K = I, β = 1); multi-head also accepts ``A`` (H, d, d) and
+        ``C`` (H, d, d) = W_h V_h.
+
+    Raises
+    ------
+    ValueError
+        Unknown variant or parameter, wrong shapes, non-finite entries, β ≤ 0.
+    """
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ValueError(f"unknown variant {name!r}; valid names: {', '.join(REGISTRY)}")
+    params = dict(params)
+    opts: dict[str, Any] = {}
+    if residual:
+        opts["residual"] = True
+    if feedforward:
+        opts["feedforward"] = True
+    if name == "multihead":
+        if heads is None:
+            stack = params.get("Q", params.get("A"))
+            if stack is None:
+                raise ValueError("multihead needs stacked `Q` (H, k, d) or `A` (H, d, d)")
+            heads = len(stack)
+        opts["heads"] = int(heads)
+    elif heads is not None:
+        raise ValueError(f"`heads` applies to 'multihead' only; got heads={heads!r} for {name!r}")
+    closure = derive(name, **opts)
+    _expand_shortcuts(name, params)
+    values: dict[str, Any] = {}
+    dims: dict[str, int] = {}
+    declared = closure.variant.params
+    groups = {p.group for p in declared if p.group}
+    accepted = {p.name for p in declared if not p.group} | groups
+    unknown = set(params) - accepted
+    if unknown:
+        raise ValueError(
+            f"unknown parameter(s) {sorted(unknown)} for {name!r}; accepted: {sorted(accepted)}"
+        )
+    for p in declared:
+        key = p.group or p.name
+        if key not in params:
+            if p.default is None:
+                raise ValueError(f"missing parameter `{key}` for variant {name!r}")
+            raw: Any = p.default
+        else:
+            raw = params[key]
+        label = key
+        if p.group:
+            stacked = np.asarray(raw, dtype=float) if not isinstance(raw, list | tuple) else raw
+            if np.ndim(stacked) == len(p.shape):  # one value shared by every head (e.g. beta)
+                item = stacked
+            else:
+                if len(stacked) != opts["heads"]:
+                    raise ValueError(f"`{key}` must stack {opts['heads']} heads; got {len(stacked)}")
+                item = stacked[p.index]
+            label = f"{key}[{p.index}]"
+            raw = item
+        if not p.shape:
+            v = check_positive(label, raw) if p.positive else float(as_array(label, raw, 0))
+            values[p.name] = v
+            continue
+        arr = as_array(label, raw)
+        _dims(p, arr, dims, label)
+        values[p.name] = arr.reshape(-1, 1) if len(p.shape) == 1 else arr
+    d = dims.get("d")
+    if d is None:  # pragma: no cover - every variant has a d-shaped parameter
+        raise ValueError("could not infer the dimension d from the parameters")
+    compiled = closure.compile()
+    prepared = compiled.prepare(**values)
+    return Attention(closure, values, d, prepared)
+
+
+def _expand_shortcuts(name: str, params: dict[str, Any]) -> None:
+    if "A" not in params and "C" not in params:
+        return
+    if name in _BILINEAR:
+        if "C" in params:
+            raise ValueError(f"`C` is a multi-head shortcut; use `V` for {name!r}")
+        clash = {"Q", "K", "beta"} & set(params)
+        if clash:
+            raise ValueError(f"`A` replaces Q, K, beta; do not pass {sorted(clash)} with it")
+        A = as_array("A", params.pop("A"), 2)
+        params.update(Q=A, K=np.eye(A.shape[0]), beta=1.0)
+    elif name == "multihead":
+        if "A" in params:
+            clash = {"Q", "K", "beta"} & set(params)
+            if clash:
+                raise ValueError(f"`A` replaces Q, K, beta; do not pass {sorted(clash)} with it")
+            A = as_array("A", params.pop("A"), 3)
+            params.update(Q=A, K=np.broadcast_to(np.eye(A.shape[1]), A.shape), beta=1.0)
+        if "C" in params:
+            clash = {"V", "W"} & set(params)
+            if clash:
+                raise ValueError(f"`C` replaces V, W; do not pass {sorted(clash)} with it")
+            C = as_array("C", params.pop("C"), 3)
+            params.update(V=C, W=np.broadcast_to(np.eye(C.shape[1]), C.shape))
+    else:
+        raise ValueError(f"the `A`/`C` shortcuts need a bilinear score; {name!r} has none")
+
+
+__all__ = ["Attention", "attention"]
