@@ -65,6 +65,19 @@ class Attention:
         m, S = fn(alpha[:, None], Sigma, *self._prepared)
         return np.asarray(m, dtype=float).reshape(self.d), S
 
+    def jacobian(self, alpha: Any, Sigma: Any) -> np.ndarray:
+        """J = ∂Γ/∂x on N(α, Σ), shape (d, d) (constant in x for closing variants)."""
+        a = check_mean("alpha", alpha, self.d)
+        S = check_cov("Sigma", Sigma, self.d)
+        return self.jacobian_unchecked(a, S)
+
+    def jacobian_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
+        """:meth:`jacobian` without validation."""
+        fn = self.closure.compile().jacobian
+        if fn is None:
+            raise ValueError(f"variant {self.name!r} does not preserve Gaussians; J depends on x")
+        return fn(alpha[:, None], Sigma, *self._prepared)
+
     def velocity(self, x: Any, alpha: Any, Sigma: Any) -> np.ndarray:
         """Γ[N(α, Σ)] at the points ``x``.
 

@@ -11,6 +11,7 @@ Generated functions (``source`` shows them):
 ``prepare(**params) -> tuple``
 ``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot (d,1), Sigma_dot (d,d))``
 ``velocity(x (d,n), alpha (d,1), Sigma (d,d), *prepared) -> (d,n)``
+``jacobian(alpha (d,1), Sigma (d,d), *prepared) -> (d,d)``
 """
 
 from __future__ import annotations
@@ -65,7 +66,14 @@ def _logistic_moment(m: Any, v: Any, order: int) -> np.ndarray:
     return f @ _GH_W
 
 
+def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
+    """A Jacobian that simplified to a multiple of I (or 0) as a dense (d, d) array."""
+    J = np.asarray(J, dtype=float)
+    return J if J.ndim == 2 else float(J) * np.eye(len(Sigma))
+
+
 _RUNTIME: dict[str, Any] = {
+    "_full": _full,
     "np": np,
     "_sqrtm_psd": _sqrtm_psd,
     "_add_eye": _add_eye,
@@ -313,6 +321,8 @@ class CompiledClosure:
     moments : callable or None
         ``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot, Sigma_dot)``;
         ``None`` for variants that do not close.
+    jacobian : callable or None
+        ``jacobian(alpha (d,1), Sigma (d,d), *prepared) -> J (d,d)``, J = ∂Γ/∂x.
     velocity : callable
         ``velocity(x (d,n), alpha (d,1), Sigma (d,d), *prepared) -> (d,n)``: Γ at the
         columns of ``x``.
@@ -322,6 +332,7 @@ class CompiledClosure:
     param_names: tuple[str, ...]
     prepare: Callable[..., tuple[Any, ...]]
     moments: Callable[..., tuple[np.ndarray, np.ndarray]] | None
+    jacobian: Callable[..., np.ndarray] | None
     velocity: Callable[..., np.ndarray]
 
 
@@ -343,10 +354,11 @@ def compile_closure(c: Closure) -> CompiledClosure:
     if closed:
         mean = h(_printable(c.mean_rhs))
         half = h(_printable(c.cov_half))
+        jac = h(_printable(c.jacobian))
     pnames = tuple(p.name for p in c.variant.params)
     prep_body = [(str(s), _Printer()(v)) for s, v in h.defs.items()]
     used: set[str] = set()
-    exprs = [vel] + ([mean, half] if closed else [])
+    exprs = [vel] + ([mean, half, jac] if closed else [])
     for e in exprs:
         used |= {s.name for s in e.free_symbols if isinstance(s, sp.MatrixSymbol | sp.Symbol)}
     used -= {s.name for s in _STATE}
@@ -359,6 +371,9 @@ def compile_closure(c: Closure) -> CompiledClosure:
         pr = _Printer()
         body = [(str(s), pr(v)) for s, v in repl] + [("P", pr(p_e))]
         src.append(_function("moments", ("alpha", "Sigma", *prepared), body, f"{pr(m_e)}, P + P.T"))
+        repl, (j_e,) = _cse([jac])
+        body = [(str(s), pr(v)) for s, v in repl]
+        src.append(_function("jacobian", ("alpha", "Sigma", *prepared), body, f"_full({pr(j_e)}, Sigma)"))
     repl, (v_e,) = _cse([vel])
     pr = _Printer(batch=x)
     body = [(str(s), pr(v)) for s, v in repl]
@@ -371,6 +386,7 @@ def compile_closure(c: Closure) -> CompiledClosure:
         param_names=pnames,
         prepare=ns["prepare"],
         moments=ns.get("moments"),
+        jacobian=ns.get("jacobian"),
         velocity=ns["velocity"],
     )
     _CACHE[key] = out
