@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +83,6 @@ class Closure:
 def _head_velocity(v: Variant, h_index: int) -> tuple[MatrixExpr, list[Step]]:
     head = v.heads[h_index]
     q, steps = analyze_score(head.score, v.symmetric)
-    rule: Callable[..., tuple[MatrixExpr, list[Step]]]
     if v.normalization == "softmax":
         m, more = tilt(q)
     elif v.normalization == "sinkhorn":
@@ -125,7 +123,8 @@ def _derive(v: Variant) -> Closure:
             Step("Jacobian", rf"J = \partial_x \Gamma = {tex(J)}",
                  "independent of x: Γ is affine, Γ(x) = Γ(α) + J(x − α)"),
             Step("Moment equations",
-                 rf"\dot\alpha = \Gamma(\alpha) = {tex(mean)},\qquad \dot\Sigma = J\Sigma + \Sigma J^\top = {tex(P)} + ({tex(P)})^\top",
+                 rf"\dot\alpha = \Gamma(\alpha) = {tex(mean)},\\ \dot\Sigma = J\Sigma + \Sigma J^\top = P + P^\top,"
+                 rf"\quad P = J\Sigma = {tex(P)}",
                  r"affine velocities preserve Gaussians: $\Sigma(t)=\Phi\Sigma_0\Phi^\top$, $\dot\Phi = J\Phi$"),
         ]
         return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P)

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .core import DIMS, Sigma
 
-__all__ = ["ExplicitForm", "explicit_matrix", "explicit_form"]
+__all__ = ["ExplicitForm", "explicit_form", "explicit_matrix"]
 
 
 @dataclass

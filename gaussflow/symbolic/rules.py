@@ -55,7 +55,7 @@ def analyze_score(s: MatrixExpr, symmetric: frozenset[sp.Basic]) -> tuple[Quadra
         ),
     ]
     if A is not None:
-        steps.append(Step("Cross term", rf"\partial_y \partial_x s = A := {tex(A)}", "s contains y^{\\top} A x"))
+        steps.append(Step("Cross term", rf"\partial_y \partial_x s = A := {tex(A)}", r"$s$ contains $y^\top A x$"))
     return QuadraticScore(a, B, c, A), steps
 
 
@@ -123,7 +123,7 @@ def couple(q: QuadraticScore) -> tuple[MatrixExpr, list[Step]]:
         ),
         Step(
             "Conditional mean",
-            rf"\mathbb E_\pi[Y\mid X=x] = \alpha + C^\top\Sigma^{{+}}(x-\alpha) = {tex(m)},\quad R = {tex(R)}",
+            rf"\mathbb E_\pi[Y\mid X=x] = \alpha + C^\top\Sigma^{{+}}(x-\alpha) = {tex(m)},\\ R = {tex(R)}",
             "on the support of N(α, Σ); no inverse of Σ is needed, so singular Σ is allowed",
         ),
     ]

@@ -31,4 +31,4 @@ def get_variant(name: str, **options: object) -> Variant:
         raise ValueError(f"variant {name!r} does not accept options {sorted(options)}: {exc}") from None
 
 
-__all__ = ["Head", "Param", "Variant", "REGISTRY", "SUMMARIES", "get_variant", "variants"]
+__all__ = ["REGISTRY", "SUMMARIES", "Head", "Param", "Variant", "get_variant", "variants"]

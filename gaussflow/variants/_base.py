@@ -144,6 +144,12 @@ def with_addons(v: Variant, residual: bool = False, feedforward: bool = False) -
 
 
 __all__ = [
-    "Head", "Param", "Variant", "NORMALIZATIONS", "bilinear_score", "single_head_params",
-    "with_addons", "scalar",
+    "NORMALIZATIONS",
+    "Head",
+    "Param",
+    "Variant",
+    "bilinear_score",
+    "scalar",
+    "single_head_params",
+    "with_addons",
 ]

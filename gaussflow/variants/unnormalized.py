@@ -5,7 +5,7 @@ from __future__ import annotations
 from ._base import Head, Variant, bilinear_score, single_head_params
 
 NAME = "unnormalized"
-SUMMARY = "unnormalized exponential attention ∫ e^{β⟨Qx, Ky⟩} V y dμ(y)"
+SUMMARY = "unnormalized exponential attention ∫ exp(β⟨Qx, Ky⟩) V y dμ(y)"
 
 
 def build() -> Variant:

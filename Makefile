@@ -1,0 +1,31 @@
+# Quick start: `make run` (set up, derive everything, write derivations/) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PDF    := $(shell command -v pdflatex >/dev/null 2>&1 && echo --pdf)
+
+.PHONY: setup run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m gaussflow.run $(PDF)
+
+lint: $(STAMP)
+	$(BIN)/ruff check gaussflow tests benchmarks
+
+test: lint
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/rhs.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
