@@ -236,7 +236,7 @@ class Plan:
     max_rounds: int
 
 
-FULL = Plan(block_s=2e-3, case_s=2.0, min_rounds=20, max_rounds=120)
+FULL = Plan(block_s=2e-3, case_s=3.5, min_rounds=30, max_rounds=150)
 QUICK = Plan(block_s=1e-3, case_s=0.15, min_rounds=3, max_rounds=15)
 
 

@@ -7,12 +7,22 @@ True
 
 from .attention import Attention, attention
 from .gaussian import Gaussian
+from .particles import (
+    ParticleOverflowError,
+    ParticleTrajectory,
+    particle_velocity,
+    simulate_particles,
+    sinkhorn_plan,
+)
+from .spectrum import Regime, Spectrum, classify, spectrum
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .variants import Head, Param, Variant, variants
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Attention", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param", "Step",
-    "Variant", "__version__", "attention", "derive", "variants",
+    "Attention", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param",
+    "ParticleOverflowError", "ParticleTrajectory", "Regime", "Spectrum", "Step", "Variant",
+    "__version__", "attention", "classify", "derive", "particle_velocity", "simulate_particles",
+    "sinkhorn_plan", "spectrum", "variants",
 ]

@@ -72,7 +72,15 @@ def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
     return J if J.ndim == 2 else float(J) * np.eye(len(Sigma))
 
 
+def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """One LU factorization of X for several right-hand sides; returns X⁻¹R_i each."""
+    widths = [r.shape[1] for r in rhs]
+    sol = np.linalg.solve(X, np.concatenate(rhs, axis=1))
+    return tuple(np.split(sol, np.cumsum(widths)[:-1], axis=1))
+
+
 _RUNTIME: dict[str, Any] = {
+    "_solve_many": _solve_many,
     "_full": _full,
     "np": np,
     "_sqrtm_psd": _sqrtm_psd,
@@ -101,10 +109,20 @@ class _Hoister:
         return self._by_expr[e]
 
     @staticmethod
+    def _trivial(e: sp.Basic) -> bool:
+        return isinstance(e, sp.MatrixSymbol | sp.Identity) or (
+            isinstance(e, sp.Transpose) and isinstance(e.arg, sp.MatrixSymbol)
+        )
+
+    @staticmethod
     def _stateful(e: sp.Basic) -> bool:
         return any(e.has(s) for s in _STATE)
 
     def __call__(self, e: sp.Basic) -> sp.Basic:
+        if isinstance(e, sp.MatMul):
+            c, m = e.as_coeff_matrices()
+            if c == 1 and len(m) == 1:
+                return self(m[0])
         if not self._stateful(e):
             if e.is_Atom or isinstance(e, sp.MatrixSymbol | sp.Identity | sp.ZeroMatrix):
                 return e
@@ -118,14 +136,14 @@ class _Hoister:
             coeff = self(coeff) if self._stateful(coeff) else coeff
             out: list[sp.Basic] = []
             run: list[sp.Basic] = []
-            pending = coeff if not self._stateful(coeff) else sp.S.One
-            lead = coeff if self._stateful(coeff) else sp.S.One
 
             def flush() -> None:
-                nonlocal pending
-                if len(run) >= 2 or (run and pending != 1):
-                    out.append(self._fresh(sp.MatMul(pending, *run).doit()))
-                    pending = sp.S.One
+                # hoist products of ≥ 2 parameters and compound single factors (sums);
+                # scalar coefficients stay outside so βKᵀQ-type products are shared
+                if len(run) >= 2:
+                    out.append(self._fresh(sp.MatMul(*run).doit()))
+                elif run and not (self._trivial(run[0])):
+                    out.append(self._fresh(run[0]))
                 else:
                     out.extend(run)
                 run.clear()
@@ -137,7 +155,7 @@ class _Hoister:
                 else:
                     run.append(m)
             flush()
-            return sp.MatMul(lead * pending, *out)
+            return sp.MatMul(coeff, *out)
         if isinstance(e, sp.MatrixSymbol | sp.Symbol):
             return e
         return e.func(*[self(a) for a in e.args])
@@ -147,8 +165,45 @@ class _Hoister:
 
 
 class _Printer:
-    def __init__(self, batch: sp.MatrixSymbol | None = None) -> None:
+    """Matrix-level printer. ``batch`` is the symbol whose columns are a batch of points
+    (quadratic forms in it become column sums); ``stacks`` collects per-head arrays to be
+    stacked in ``prepare`` (code → name) so sums over heads become one batched product."""
+
+    def __init__(
+        self,
+        batch: sp.MatrixSymbol | None = None,
+        stacks: dict[str, str] | None = None,
+        params: frozenset[str] = frozenset(),
+    ) -> None:
         self.batch = batch
+        self.stacks = stacks if stacks is not None else {}
+        self.params = params
+
+    def _stacked(self, terms: list[sp.Basic]) -> str | None:
+        """Σ_h F_1^h ⋯ F_m^h with the same shape in every term, differing only in
+        parameter symbols → one batched ``(S_1 @ ⋯ @ S_m).sum(0)``."""
+        if len(terms) < 2 or not all(isinstance(t, sp.MatMul) for t in terms):
+            return None
+        split = [t.as_coeff_matrices() for t in terms]
+        if any(c != 1 for c, _ in split) or len({len(m) for _, m in split}) != 1:
+            return None
+        parts: list[str] = []
+        varying = False
+        for pos in zip(*(m for _, m in split), strict=True):
+            if all(f == pos[0] for f in pos):
+                parts.append(self.atom(pos[0]))
+                continue
+            if not all(isinstance(f, sp.MatrixSymbol) and f.shape == pos[0].shape for f in pos):
+                return None
+            if any(f.name not in self.params for f in pos):
+                return None
+            code = "np.stack((" + ", ".join(f.name for f in pos) + "))"
+            name = self.stacks.setdefault(code, f"stack{len(self.stacks)}")
+            parts.append(name)
+            varying = True
+        if not varying:
+            return None
+        return "(" + " @ ".join(parts) + ").sum(0)"
 
     def __call__(self, e: sp.Basic) -> str:
         return self.p(e)
@@ -179,7 +234,9 @@ class _Printer:
         if isinstance(e, sp.Identity):
             return f"np.eye({self.p(e.rows)})" if not e.rows.is_Symbol else "np.eye(Sigma.shape[0])"
         if isinstance(e, sp.ZeroMatrix):
-            return "0.0"
+            rows = "Sigma.shape[0]" if e.rows.free_symbols else str(int(e.rows))
+            cols = "Sigma.shape[0]" if e.cols.free_symbols else str(int(e.cols))
+            return f"np.zeros(({rows}, {cols}))"
         if isinstance(e, sp.Trace):
             if e.arg.shape == (1, 1):
                 return self.p(e.arg)
@@ -209,7 +266,22 @@ class _Printer:
     def matadd(self, e: sp.MatAdd) -> str:
         eye = sp.S.Zero
         rest: list[str] = []
+        groups: dict[tuple[Any, ...], list[sp.Basic]] = {}
+        others: list[sp.Basic] = []
         for a in e.args:
+            if isinstance(a, sp.MatMul) and a.as_coeff_matrices()[0] == 1:
+                mats = a.as_coeff_matrices()[1]
+                sig = tuple(m if m.has(*_STATE) or not isinstance(m, sp.MatrixSymbol) else m.shape for m in mats)
+                groups.setdefault(sig, []).append(a)
+            else:
+                others.append(a)
+        for g in groups.values():
+            code = self._stacked(g)
+            if code is None:
+                others.extend(g)
+            else:
+                rest.append(code)
+        for a in others:
             if isinstance(a, sp.Identity):
                 eye += 1
                 continue
@@ -343,41 +415,236 @@ def _printable(e: sp.Basic) -> sp.Basic:
 _CACHE: dict[Any, CompiledClosure] = {}
 
 
+def _factor_right(e: sp.Basic) -> sp.Basic:
+    """Group the terms of a sum by their trailing factor: Σ_h C_h α + J α → (Σ_h C_h + J) α."""
+    if not isinstance(e, sp.MatAdd):
+        return e
+    groups: dict[sp.Basic, list[sp.Basic]] = {}
+    for t in sp.expand(e).args if isinstance(sp.expand(e), sp.MatAdd) else [e]:
+        if isinstance(t, sp.MatMul):
+            coeff, mats = t.as_coeff_matrices()
+            last, head = mats[-1], (sp.MatMul(coeff, *mats[:-1]) if len(mats) > 1 else coeff * sp.Identity(t.rows))
+        else:
+            last, head = t, sp.Identity(t.rows)
+        groups.setdefault(last, []).append(head)
+    terms = [
+        (sp.MatMul(sp.MatAdd(*hs), last) if len(hs) > 1 else sp.MatMul(hs[0], last).doit())
+        for last, hs in groups.items()
+    ]
+    return sp.MatAdd(*terms) if len(terms) > 1 else terms[0]
+
+
+def _is_inverse(m: sp.Basic) -> bool:
+    return isinstance(m, sp.Inverse) or (isinstance(m, sp.MatPow) and m.args[1] == -1)
+
+
+class _SolveMany(sp.Basic):
+    """Marker: one LU for several right-hand sides, ``X⁻¹[R_1 … R_m]`` (printed as a call)."""
+
+
+def _share_solves(exprs: list[sp.Basic]) -> tuple[list[tuple[tuple[sp.Basic, ...], sp.Basic]], list[sp.Basic]]:
+    """Replace ``X⁻¹ R_i`` occurring with several different R_i by slices of one solve."""
+    uses: dict[sp.Basic, list[sp.Basic]] = {}
+    for e in exprs:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.MatMul):
+                _, mats = node.as_coeff_matrices()
+                for i, m in enumerate(mats[:-1]):
+                    if _is_inverse(m):
+                        r = sp.MatMul(*mats[i + 1 :]).doit() if len(mats) - i > 2 else mats[i + 1]
+                        uses.setdefault(m.args[0], [])
+                        if r not in uses[m.args[0]]:
+                            uses[m.args[0]].append(r)
+                        break
+    groups = {X: rs for X, rs in uses.items() if len(rs) > 1}
+    if not groups:
+        return [], exprs
+    out: list[tuple[tuple[sp.Basic, ...], sp.Basic]] = []
+    sub: dict[tuple[sp.Basic, sp.Basic], sp.Basic] = {}
+    for g, (X, rs) in enumerate(groups.items()):
+        syms = tuple(sp.MatrixSymbol(f"s{g}_{j}", *r.shape) for j, r in enumerate(rs))
+        out.append((syms, _SolveMany(X, *rs)))
+        for r, sym in zip(rs, syms, strict=True):
+            sub[(X, r)] = sym
+
+    def rewrite(node: sp.Basic) -> sp.Basic:
+        if isinstance(node, sp.MatMul):
+            coeff, mats = node.as_coeff_matrices()
+            for i, m in enumerate(mats[:-1]):
+                if _is_inverse(m):
+                    r = sp.MatMul(*mats[i + 1 :]).doit() if len(mats) - i > 2 else mats[i + 1]
+                    key = (m.args[0], r)
+                    if key in sub:
+                        return sp.MatMul(coeff, *[rewrite(a) for a in mats[:i]], sub[key])
+                    break
+            return sp.MatMul(coeff, *[rewrite(a) for a in mats])
+        if node.is_Atom or isinstance(node, sp.MatrixSymbol):
+            return node
+        return node.func(*[rewrite(a) for a in node.args])
+
+    return out, [rewrite(e) for e in exprs]
+
+
+def _chain_cse(exprs: list[sp.Basic], start: int = 0) -> tuple[list[tuple[sp.Basic, sp.Basic]], list[sp.Basic]]:
+    """Share the longest common run (≥ 2 factors) of matrix-product chains, repeatedly."""
+    repl: list[tuple[sp.Basic, sp.Basic]] = []
+    count = itertools.count(start)
+    while True:
+        chains: list[tuple[sp.Basic, ...]] = []
+        for e in exprs + [v for _, v in repl]:
+            for node in sp.preorder_traversal(e):
+                if isinstance(node, sp.MatMul):
+                    _, mats = node.as_coeff_matrices()
+                    if len(mats) >= 2:
+                        chains.append(tuple(mats))
+        best: tuple[sp.Basic, ...] | None = None
+        seen: dict[tuple[sp.Basic, ...], int] = {}
+        for ci, ch in enumerate(chains):
+            runs = {ch[i:j] for i in range(len(ch)) for j in range(i + 2, len(ch) + 1)}
+            for r in runs:
+                if r == ch and len(chains) == 1:
+                    continue
+                seen.setdefault(r, -1)
+                if seen[r] != ci:
+                    seen[r] = ci if seen[r] == -1 else -2
+        shared = [r for r, v in seen.items() if v == -2]
+        # a run shared by two different chains (or twice in one chain list) and not a whole lone chain
+        if not shared:
+            break
+        best = max(shared, key=lambda r: (len(r), str(r)))
+        sym = sp.MatrixSymbol(f"c{next(count)}", best[0].rows, best[-1].cols)
+        value = sp.MatMul(*best)
+
+        def rewrite(node: sp.Basic, best: tuple[sp.Basic, ...] = best, sym: sp.Basic = sym) -> sp.Basic:
+            if isinstance(node, sp.MatMul):
+                coeff, mats = node.as_coeff_matrices()
+                coeff = rewrite(coeff)
+                mats = [rewrite(m) for m in mats]
+                out: list[sp.Basic] = []
+                i, n = 0, len(best)
+                while i < len(mats):
+                    if tuple(mats[i : i + n]) == best:
+                        out.append(sym)
+                        i += n
+                    else:
+                        out.append(mats[i])
+                        i += 1
+                return sp.MatMul(coeff, *out) if (coeff != 1 or len(out) > 1) else out[0]
+            if node.is_Atom or isinstance(node, sp.MatrixSymbol):
+                return node
+            return node.func(*[rewrite(a) for a in node.args])
+
+        exprs = [rewrite(e) for e in exprs]
+        repl = [(k, rewrite(v) if v != value else v) for k, v in repl]
+        repl.append((sym, value))
+    return repl, exprs
+
+
+def _ordered(assign: list[tuple[Any, sp.Basic]]) -> list[tuple[Any, sp.Basic]]:
+    """Assignments in dependency order (each after the temporaries it reads)."""
+    names: dict[str, int] = {}
+    for i, (lhs, _) in enumerate(assign):
+        for s in lhs if isinstance(lhs, tuple) else (lhs,):
+            names[str(s)] = i
+    done: set[int] = set()
+    out: list[tuple[Any, sp.Basic]] = []
+
+    def visit(i: int) -> None:
+        if i in done:
+            return
+        done.add(i)
+        for s in assign[i][1].atoms(sp.MatrixSymbol, sp.Symbol):
+            j = names.get(str(s))
+            if j is not None and j != i:
+                visit(j)
+        out.append(assign[i])
+
+    for i in range(len(assign)):
+        visit(i)
+    return out
+
+
+def _body(outputs: list[sp.Basic], pr: _Printer) -> tuple[list[tuple[str, str]], list[str]]:
+    """Shared solves, then shared subtrees, then shared product runs; printed in order."""
+    n_out = len(outputs)
+    solves, outs = _share_solves(outputs)
+    trees, red = _cse(outs + [v for _, v in solves])
+    solves = [(lhs, v) for (lhs, _), v in zip(solves, red[n_out:], strict=True)]
+    outs = red[:n_out]
+    pending = trees + solves
+    chains, red = _chain_cse(outs + [v for _, v in pending])
+    outs = red[:n_out]
+    assign: list[tuple[Any, sp.Basic]] = list(chains)
+    assign += [(lhs, v) for (lhs, _), v in zip(pending, red[n_out:], strict=True)]
+    lines: list[tuple[str, str]] = []
+    for lhs, v in _ordered(assign):
+        if isinstance(v, _SolveMany):
+            X, *rs = v.args
+            code = f"_solve_many({pr(X)}, {', '.join(pr(r) for r in rs)})"
+            lines.append((", ".join(str(s) for s in lhs), code))
+        else:
+            lines.append((str(lhs), pr(v)))
+    return lines, [pr(o) for o in outs]
+
+
 def compile_closure(c: Closure) -> CompiledClosure:
     """Generate (once per variant, then cached) the NumPy functions of a closure."""
     key = c.variant
     if key in _CACHE:
         return _CACHE[key]
     h = _Hoister()
-    vel = h(_printable(c.velocity))
+    vel = h(_factor_right(_printable(c.velocity)))
     closed = c.preserves_gaussian
     if closed:
-        mean = h(_printable(c.mean_rhs))
-        half = h(_printable(c.cov_half))
         jac = h(_printable(c.jacobian))
+        gamma0 = _printable(c.velocity.subs(x, sp.ZeroMatrix(*x.shape)).doit())
+        # α̇ = Γ(0) + Jα reuses J when Γ(0) is cheap (no Σ); otherwise α̇ = Γ(α) as derived
+        def nterms(e: sp.Basic) -> int:
+            e = sp.expand(e)
+            return len(e.args) if isinstance(e, sp.MatAdd) else (0 if isinstance(e, sp.ZeroMatrix) else 1)
+
+        # Γ(0) + Jα only when it is cheap (no Σ in Γ(0)) and nothing cancels (residual forms do)
+        cancels = nterms(gamma0) + nterms(c.jacobian * alpha) != nterms(c.mean_rhs)
+        if gamma0.has(Sigma) or cancels:
+            mean = h(_factor_right(_printable(c.mean_rhs)))
+        else:  # J stays a subtree so it is computed once for α̇ and Σ̇
+            mean = sp.MatAdd(h(_factor_right(gamma0)), sp.MatMul(jac, alpha))
     pnames = tuple(p.name for p in c.variant.params)
-    prep_body = [(str(s), _Printer()(v)) for s, v in h.defs.items()]
+    pr0 = _Printer()
+    prep_body = [(str(s), pr0(v)) for s, v in c.definitions]
+    prep_body += [(str(s), pr0(v)) for s, v in h.defs.items()]
     used: set[str] = set()
-    exprs = [vel] + ([mean, half, jac] if closed else [])
+    exprs = [vel] + ([mean, jac] if closed else [])
     for e in exprs:
         used |= {s.name for s in e.free_symbols if isinstance(s, sp.MatrixSymbol | sp.Symbol)}
-    used -= {s.name for s in _STATE}
-    used -= {str(s) for s in sp.Tuple(*exprs).atoms(sp.Symbol) if s.name in ("d", "k", "d_v")}
-    prepared = tuple(sorted(used, key=lambda n: (n not in h.defs and n not in {str(s) for s in h.defs}, n)))
-    prep_src = _function("prepare", pnames, prep_body, "(" + "".join(f"{n}, " for n in prepared) + ")")
-    src = [prep_src]
+    used -= {s.name for s in _STATE} | {"d", "k", "d_v"}
+    defnames = [str(s) for s, _ in c.definitions] + [str(s) for s in h.defs]
+    prepared = tuple(sorted(used, key=lambda n: (n not in defnames, n)))
+    src: list[str] = []
+    stacks: dict[str, str] = {}
     if closed:
-        repl, (m_e, p_e) = _cse([mean, half])
-        pr = _Printer()
-        body = [(str(s), pr(v)) for s, v in repl] + [("P", pr(p_e))]
-        src.append(_function("moments", ("alpha", "Sigma", *prepared), body, f"{pr(m_e)}, P + P.T"))
-        repl, (j_e,) = _cse([jac])
-        body = [(str(s), pr(v)) for s, v in repl]
-        src.append(_function("jacobian", ("alpha", "Sigma", *prepared), body, f"_full({pr(j_e)}, Sigma)"))
-    repl, (v_e,) = _cse([vel])
-    pr = _Printer(batch=x)
-    body = [(str(s), pr(v)) for s, v in repl]
-    src.append(_function("velocity", ("x", "alpha", "Sigma", *prepared), body, pr(v_e)))
+        pr = _Printer(stacks=stacks, params=frozenset(prepared))
+        lines, (j_code,) = _body([jac], pr)
+        # a Jacobian that simplified to c·I or 0 must still come out as a dense (d, d) array
+        full = "_full({}, Sigma)" if (isinstance(jac, sp.Identity | sp.ZeroMatrix) or (
+            isinstance(jac, sp.MatMul) and all(isinstance(m, sp.Identity) for m in jac.args[1:]))) else "{}"
+        src.append(_function("jacobian", ("alpha", "Sigma", *prepared), lines, full.format(j_code)))
+        lines, (m_code, j_code) = _body([mean, jac], pr)
+        lines.append(("J", full.format(j_code)))
+        lines.append(("P", "J @ Sigma"))
+        src.append(_function("moments", ("alpha", "Sigma", *prepared), lines, f"{m_code}, P + P.T"))
+    pr = _Printer(batch=x, stacks=stacks, params=frozenset(prepared))
+    lines, (v_code,) = _body([vel], pr)
+    src.append(_function("velocity", ("x", "alpha", "Sigma", *prepared), lines, v_code))
+    prep_body += [(name, code) for code, name in stacks.items()]
+    ret = "(" + "".join(f"{n}, " for n in prepared + tuple(stacks.values())) + ")"
+    src.insert(0, _function("prepare", pnames, prep_body, ret))
+    if stacks:  # stacked per-head arrays are extra prepared arguments
+        extra = ", ".join(stacks.values())
+        src = [src[0]] + [
+            s_.replace(", ".join(prepared) + "):", ", ".join(prepared) + ", " + extra + "):", 1)
+            if prepared else s_ for s_ in src[1:]
+        ]
     source = "\n\n\n".join(src) + "\n"
     ns: dict[str, Any] = dict(_RUNTIME)
     exec(compile(source, f"<gaussflow codegen: {c.name}>", "exec"), ns)

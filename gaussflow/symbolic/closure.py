@@ -11,9 +11,9 @@ from sympy.matrices.expressions import MatrixExpr
 
 from ..variants import Variant, get_variant
 from .certificate import Certificate, nonclosure_certificate
-from .core import NotAffineError, Sigma, alpha, jacobian, symmetrize, transpose, x
+from .core import NotAffineError, Sigma, alpha, is_zero, jacobian, symmetrize, transpose, x
 from .explicit import ExplicitForm, explicit_form
-from .rules import analyze_score, couple, stein, tilt
+from .rules import QuadraticScore, analyze_score, couple, stein, tilt
 from .steps import Step, tex
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +39,9 @@ class Closure:
         For a non-closing variant, an explicit, checkable reason (∂²Γ/∂x² ≠ 0 in d = 1).
     steps : tuple[Step, ...]
         Ordered derivation steps (rendered by :meth:`latex`).
+    definitions : tuple of (MatrixSymbol, MatrixExpr)
+        Named parameter-only products used in the expressions above (``A := βKᵀQ``,
+        ``C_h := W_h V_h``, ...); :meth:`expand` substitutes them back.
     """
 
     variant: Variant
@@ -50,6 +53,13 @@ class Closure:
     certificate: Certificate | None
     steps: tuple[Step, ...]
     cov_half: MatrixExpr | None = field(default=None, repr=False)
+    definitions: tuple[tuple[sp.MatrixSymbol, MatrixExpr], ...] = ()
+
+    def expand(self, e: sp.Basic) -> sp.Basic:
+        """Substitute the named parameter products (A := βKᵀQ, ...) back into ``e``."""
+        for sym, val in reversed(self.definitions):
+            e = e.xreplace({sym: val})
+        return e
 
     @property
     def name(self) -> str:
@@ -70,6 +80,7 @@ class Closure:
         if not self.preserves_gaussian:
             raise ValueError(f"variant {self.name!r} does not close; no moment equations to expand")
         outs = {"mean_rhs": self.mean_rhs, "cov_rhs": self.cov_rhs, "jacobian": self.jacobian}
+        outs = {k: self.expand(e) for k, e in outs.items()}
         sym = frozenset(str(s) for s in self.variant.symmetric)
         return explicit_form(outs, d, symmetric=sym)
 
@@ -80,36 +91,83 @@ class Closure:
         return compile_closure(self)
 
 
-def _head_velocity(v: Variant, h_index: int) -> tuple[MatrixExpr, list[Step]]:
+def _fresh_name(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    taken.add(name)
+    return name
+
+
+def _head_velocity(
+    v: Variant, h_index: int, defs: dict[sp.MatrixSymbol, MatrixExpr], taken: set[str]
+) -> tuple[MatrixExpr, MatrixExpr, list[Step]]:
+    """E_h[y | x] (or the unnormalized integral) and the head's value map, with the
+    parameter-only pieces named (A := cross term, B := curvature, C := value map) so
+    the closure reads like the paper and the generated code shares them."""
     head = v.heads[h_index]
     q, steps = analyze_score(head.score, v.symmetric)
+    suffix = f"_{h_index + 1}" if len(v.heads) > 1 else ""
+
+    def name(e: MatrixExpr | None, base: str) -> MatrixExpr | None:
+        if e is None or isinstance(e, sp.MatrixSymbol):
+            return e
+        sym = sp.MatrixSymbol(_fresh_name(base + suffix, taken), *e.shape)
+        defs[sym] = e
+        return sym
+
+    A = name(q.A, "A")
+    if A is not None and q.A is not A:
+        rest = (q.a - q.A * x).doit()
+        a = A * x if is_zero(rest) else A * x + rest
+        q = QuadraticScore(a, q.B, q.c, A)
+    q = QuadraticScore(q.a, name(q.B, "B"), q.c, q.A)
     if v.normalization == "softmax":
         m, more = tilt(q)
     elif v.normalization == "sinkhorn":
         m, more = couple(q)
     else:
         m, more = stein(q, "exp" if v.normalization == "none" else "sigmoid")
-    return m, steps + more
+    value = name(head.value, "C")
+    return m, value, steps + more
+
+
+def _minus_x(m: MatrixExpr) -> MatrixExpr:
+    """E[y|x] − x for the residual form, written without cancellation:
+    X⁻¹r − x = X⁻¹(r − Xx), so that at x = α the α − α terms cancel symbolically."""
+    if isinstance(m, sp.MatMul):
+        coeff, mats = m.as_coeff_matrices()
+        if coeff == 1 and len(mats) > 1 and isinstance(mats[0], sp.Inverse):
+            X = mats[0].arg
+            r = sp.MatMul(*mats[1:])
+            return sp.MatMul(mats[0], sp.expand(r - X * x))
+    return m - x
 
 
 def _derive(v: Variant) -> Closure:
     steps: list[Step] = []
     terms: list[MatrixExpr] = []
     multi = len(v.heads) > 1
-    for i, head in enumerate(v.heads):
-        m, st = _head_velocity(v, i)
+    defs: dict[sp.MatrixSymbol, MatrixExpr] = {}
+    taken = {p.name for p in v.params} | {"x", "y", "alpha", "Sigma"}
+    for i in range(len(v.heads)):
+        m, value, st = _head_velocity(v, i, defs, taken)
         if multi:
             st = [Step(f"Head {i + 1}: {s.label}", s.latex, s.note) for s in st]
             # later heads repeat the same argument; keep the first in full
             st = st if i == 0 else st[-1:]
         steps += st
-        inner = m - x if v.residual else m
-        terms.append(head.value * inner)
+        inner = _minus_x(m) if v.residual else m
+        terms.append(value * inner)
     if v.feedforward:
         terms.append(v.param("W_ff").symbol * x + v.param("b_ff").symbol)
     gamma = symmetrize(sp.MatAdd(*terms).doit(), v.symmetric)
+    if defs:
+        steps.append(Step("Named parameters", r",\\ ".join(rf"{tex(k)} := {tex(e)}" for k, e in defs.items()),
+                          "parameter-only products, computed once per layer"))
     steps.append(Step("Velocity", rf"\Gamma(x) = {tex(gamma)}",
                       "residual form C(E[y|x] − x)" if v.residual else ""))
+    definitions = tuple(defs.items())
     try:
         J = symmetrize(jacobian(gamma, x), v.symmetric)
     except NotAffineError:
@@ -127,10 +185,10 @@ def _derive(v: Variant) -> Closure:
                  rf"\quad P = J\Sigma = {tex(P)}",
                  r"affine velocities preserve Gaussians: $\Sigma(t)=\Phi\Sigma_0\Phi^\top$, $\dot\Phi = J\Phi$"),
         ]
-        return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P)
+        return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P, definitions=definitions)
     cert = nonclosure_certificate(v)
     steps += cert.steps()
-    return Closure(v, gamma, J, None, None, False, cert, tuple(steps))
+    return Closure(v, gamma, J, None, None, False, cert, tuple(steps), definitions=definitions)
 
 
 @functools.lru_cache(maxsize=128)

@@ -1,0 +1,542 @@
+"""Spectral diagnostics of covariance trajectories and a rule-based regime classifier.
+
+``spectrum(t, cov)`` turns a sampled trajectory Σ(t_k) into eigenvalues (sorted and tracked through
+crossings), continuously tracked eigenvectors and scalar shape measures (anisotropy, effective / stable
+rank, distance of Σ/trΣ to rank one, alignment of the top direction). ``classify(traj)`` reads those
+numbers and names the asymptotic regime (collapse to zero or to a subspace, finite-time blow-up,
+exponential growth, stationary, bounded), keeping the numbers that decided it as evidence.
+
+Both work on anything with the fields of :class:`gaussflow.trajectory.Trajectory` (``t``, ``cov`` and,
+for ``classify``, optionally ``status`` and ``t_blowup``); neither integrates anything.
+
+References
+----------
+MATH.md §4 (the softmax V = vI closed form Σ(t) = (Σ₀⁻¹ − vt(A + Aᵀ))⁻¹ and its three regimes, rank-one
+stationary lines, exponential growth of L2 / Sinkhorn).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ._checks import as_array
+
+__all__ = ["KINDS", "Regime", "Spectrum", "classify", "spectrum"]
+
+#: relative tolerance (w.r.t. the largest |entry| at the same time) for asymmetry of Σ(t_k)
+SYM_RTOL = 1e-8
+#: negative eigenvalues down to −PSD_RTOL·λ_max(t_k) are rounding noise and are clipped to 0
+PSD_RTOL = 1e-8
+#: eigenvalues closer than DEGENERATE_RTOL·λ_max(t_k) are treated as one (degenerate) eigenspace
+DEGENERATE_RTOL = 1e-8
+
+Kind = Literal[
+    "collapse_to_zero", "collapse_to_subspace", "blowup_rank_one", "blowup",
+    "exponential_growth", "stationary", "bounded",
+]
+#: every value ``Regime.kind`` can take, in the order ``classify`` tests them
+KINDS: tuple[str, ...] = (
+    "exponential_growth", "blowup_rank_one", "blowup", "collapse_to_zero", "collapse_to_subspace",
+    "stationary", "bounded",
+)
+_STATUSES = ("ok", "blowup", "converged", "failed")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Spectrum
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigen-decomposition of a sampled covariance trajectory Σ(t_k) = U_k diag(λ_k) U_kᵀ.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n,)
+        Strictly increasing sample times.
+    eigenvalues : ndarray, shape (n, d)
+        λ_1(t_k) ≥ … ≥ λ_d(t_k), sorted descending at each time (round-off negatives clipped to 0).
+    eigenvectors : ndarray, shape (n, d, d)
+        Continuously tracked orthonormal eigenvectors: column ``eigenvectors[k][:, j]`` belongs to
+        ``tracked_eigenvalues[k, j]``, so Σ(t_k) = U_k diag(tracked_eigenvalues[k]) U_kᵀ with
+        U_k = ``eigenvectors[k]``. Branch j is continued from t_{k−1} to t_k by the assignment that
+        maximises Σ_j |⟨u_j(t_{k−1}), u_{π(j)}(t_k)⟩| (Hungarian algorithm), inside a degenerate
+        eigenspace the basis closest to the previous vectors is chosen (orthogonal Procrustes), and
+        signs are flipped so that ⟨u_j(t_{k−1}), u_j(t_k)⟩ > 0.
+    tracked_eigenvalues : ndarray, shape (n, d)
+        Eigenvalue branches following the tracked eigenvectors, so they pass through crossings
+        (``tracked_eigenvalues[0] == eigenvalues[0]``).
+    """
+
+    t: np.ndarray
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    tracked_eigenvalues: np.ndarray
+
+    def __post_init__(self) -> None:
+        n, d = self.eigenvalues.shape
+        shapes = {
+            "t": (self.t.shape, (n,)),
+            "eigenvectors": (self.eigenvectors.shape, (n, d, d)),
+            "tracked_eigenvalues": (self.tracked_eigenvalues.shape, (n, d)),
+        }
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise ValueError(f"`{name}` must have shape {want} to match `eigenvalues`; got {got}")
+        for name in ("t", "eigenvalues", "eigenvectors", "tracked_eigenvalues"):
+            arr = np.array(getattr(self, name), dtype=float)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def n(self) -> int:
+        """Number of time samples."""
+        return int(self.eigenvalues.shape[0])
+
+    @property
+    def d(self) -> int:
+        """Dimension of the covariance matrices."""
+        return int(self.eigenvalues.shape[1])
+
+    @property
+    def trace(self) -> np.ndarray:
+        """trΣ(t_k) = Σ_i λ_i(t_k), shape (n,)."""
+        return self.eigenvalues.sum(axis=1)
+
+    @property
+    def normalized_eigenvalues(self) -> np.ndarray:
+        """p_i = λ_i / trΣ, the spectrum of Σ/trΣ, shape (n, d) (NaN where trΣ = 0)."""
+        tr = self.trace[:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(tr > 0, self.eigenvalues / np.where(tr > 0, tr, 1.0), np.nan)
+
+    @property
+    def anisotropy(self) -> np.ndarray:
+        """λ_max / λ_min, shape (n,); ``inf`` for singular Σ (λ_min ≤ d·ε·λ_max), NaN for Σ = 0."""
+        lmax, lmin = self.eigenvalues[:, 0], self.eigenvalues[:, -1]
+        singular = lmin <= self.d * np.finfo(float).eps * lmax
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(singular, np.inf, lmax / np.where(singular, 1.0, lmin))
+        return np.where(lmax > 0, out, np.nan)
+
+    @property
+    def effective_rank(self) -> np.ndarray:
+        """exp(H(p)), H(p) = −Σ p_i log p_i (0 log 0 = 0), p = λ/trλ; shape (n,), in [1, d].
+
+        References: Roy & Vetterli, "The effective rank", EUSIPCO 2007.
+        """
+        p = self.normalized_eigenvalues
+        with np.errstate(invalid="ignore", divide="ignore"):
+            plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        return np.where(np.isnan(p[:, 0]), np.nan, np.exp(-plogp.sum(axis=1)))
+
+    @property
+    def stable_rank(self) -> np.ndarray:
+        """trΣ / λ_max, shape (n,), in [1, rank Σ] (NaN for Σ = 0)."""
+        lmax = self.eigenvalues[:, 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(lmax > 0, self.trace / np.where(lmax > 0, lmax, 1.0), np.nan)
+
+    @property
+    def rank_one_distance(self) -> np.ndarray:
+        """‖Σ/trΣ − p_1 u_1u_1ᵀ‖_F = (Σ_{i≥2} p_i²)^{1/2}, shape (n,), in [0, 1).
+
+        Distance of the normalized covariance to its nearest rank-one matrix (Eckart–Young); in [0, ½],
+        0 iff Σ has rank one, √(d − 1)/d for Σ ∝ I.
+        """
+        p = self.normalized_eigenvalues
+        return np.sqrt(np.sum(p[:, 1:] ** 2, axis=1))
+
+    @property
+    def top_eigenvector(self) -> np.ndarray:
+        """Unit eigenvector of λ_max(t_k) (sign-tracked), shape (n, d)."""
+        j = np.argmax(self.tracked_eigenvalues, axis=1)
+        return self.eigenvectors[np.arange(self.n), :, j]
+
+    @property
+    def alignment(self) -> np.ndarray:
+        """|⟨u_top(t_k), u_top(t_final)⟩| ∈ [0, 1], shape (n,) (1 at the final time)."""
+        u = self.top_eigenvector
+        return np.abs(u @ u[-1])
+
+    def rank(self, rtol: float = 1e-8) -> np.ndarray:
+        """Numerical rank #{i : λ_i(t_k) > rtol·λ_max(t_k)}, shape (n,) (0 for Σ = 0)."""
+        lmax = self.eigenvalues[:, :1]
+        return np.sum((self.eigenvalues > rtol * lmax) & (lmax > 0), axis=1)
+
+    def clusters(self, rtol: float = 1e-2, index: int = -1) -> tuple[tuple[int, ...], ...]:
+        """Group the sorted eigenvalues at time ``t[index]`` (default: final time) into clusters.
+
+        Consecutive sorted eigenvalues λ_i ≥ λ_{i+1} belong to the same cluster iff their gap is at most
+        ``rtol`` times the spectral scale: λ_i − λ_{i+1} ≤ rtol·λ_max(t). Eigenvalues that all went to
+        zero therefore form one cluster, as do the directions that blow up together.
+
+        Parameters
+        ----------
+        rtol : float
+            Relative gap threshold (w.r.t. λ_max at that time).
+        index : int
+            Time index (any valid index into ``t``).
+
+        Returns
+        -------
+        tuple of tuple of int
+            Indices into ``eigenvalues[index]`` (descending order), e.g. ``((0,), (1, 2))``.
+        """
+        if not (np.isfinite(rtol) and rtol >= 0):
+            raise ValueError(f"`rtol` must be a finite number ≥ 0; got {rtol!r}")
+        if not -self.n <= index < self.n:
+            raise ValueError(f"`index` must be in [-{self.n}, {self.n}); got {index}")
+        lam = self.eigenvalues[index]
+        groups: list[list[int]] = [[0]]
+        for i in range(1, self.d):
+            if lam[i - 1] - lam[i] <= rtol * lam[0]:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        return tuple(tuple(g) for g in groups)
+
+    def __repr__(self) -> str:
+        return f"Spectrum(n={self.n}, d={self.d}, t=[{self.t[0]:.4g}, {self.t[-1]:.4g}])"
+
+
+def _check_times(name: str, t: Any) -> np.ndarray:
+    arr = as_array(name, t, 1)
+    if arr.size == 0:
+        raise ValueError(f"`{name}` must contain at least one time; got shape {arr.shape}")
+    if np.any(np.diff(arr) <= 0):
+        k = int(np.argmax(np.diff(arr) <= 0))
+        raise ValueError(f"`{name}` must be strictly increasing; got t[{k}] = {arr[k]!r} ≥ t[{k + 1}] = "
+                         f"{arr[k + 1]!r}")
+    return arr
+
+
+def _check_cov_path(name: str, cov: Any, n: int) -> np.ndarray:
+    arr = as_array(name, cov, 3)
+    if arr.shape[0] != n or arr.shape[1] != arr.shape[2] or arr.shape[1] == 0:
+        raise ValueError(f"`{name}` must have shape (n, d, d) with n = len(t) = {n}; got shape {arr.shape}")
+    scale = np.max(np.abs(arr), axis=(1, 2))
+    asym = np.max(np.abs(arr - arr.transpose(0, 2, 1)), axis=(1, 2))
+    bad = np.flatnonzero(asym > SYM_RTOL * scale)
+    if bad.size:
+        k = int(bad[0])
+        raise ValueError(f"`{name}` must be symmetric at every time; max |Σ − Σᵀ| = {asym[k]:.3g} at index {k}")
+    return 0.5 * (arr + arr.transpose(0, 2, 1))
+
+
+def _groups(w: np.ndarray, rtol: float) -> list[np.ndarray]:
+    """Index blocks of (descending) ``w`` whose consecutive gaps are ≤ rtol·max|w|."""
+    tol = rtol * max(float(np.max(np.abs(w))), np.finfo(float).tiny)
+    cuts = np.flatnonzero(w[:-1] - w[1:] > tol) + 1
+    return np.split(np.arange(w.size), cuts)
+
+
+def _track(w: np.ndarray, U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Continue eigenpairs (w descending, U columns) from each time to the next; see ``Spectrum``."""
+    n, d = w.shape
+    vecs = np.empty_like(U)
+    vals = np.empty_like(w)
+    vecs[0], vals[0] = U[0], w[0]
+    for k in range(1, n):
+        prev = vecs[k - 1]
+        Uk = U[k].copy()
+        for g in _groups(w[k], DEGENERATE_RTOL):
+            if g.size > 1:
+                # the basis of a degenerate eigenspace is arbitrary: rotate it onto the previous vectors
+                P = Uk[:, g].T @ prev
+                c = np.argsort(-np.linalg.norm(P, axis=0), kind="stable")[: g.size]
+                W, _, Zt = np.linalg.svd(P[:, c])
+                Uk[:, g] = Uk[:, g] @ (W @ Zt)
+        O = prev.T @ Uk  # O[j, i] = ⟨u_j(t_{k−1}), u_i(t_k)⟩
+        _, perm = linear_sum_assignment(np.abs(O), maximize=True)
+        s = np.sign(O[np.arange(d), perm])
+        s[s == 0] = 1.0
+        vecs[k] = Uk[:, perm] * s
+        vals[k] = w[k][perm]
+    return vals, vecs
+
+
+def spectrum(t: Any, cov: Any) -> Spectrum:
+    """Sorted and tracked eigen-decomposition of a covariance trajectory.
+
+    Parameters
+    ----------
+    t : array_like, shape (n,)
+        Strictly increasing sample times.
+    cov : array_like, shape (n, d, d)
+        Symmetric PSD Σ(t_k) (singular allowed). Asymmetry up to ``SYM_RTOL`` and negative eigenvalues
+        down to −``PSD_RTOL``·λ_max are treated as round-off (symmetrized / clipped to 0).
+
+    Returns
+    -------
+    Spectrum
+        Eigenvalues sorted descending, tracked eigenvectors / eigenvalue branches and the derived
+        shape measures (``anisotropy``, ``effective_rank``, ``stable_rank``, ``rank_one_distance``,
+        ``alignment``, ``clusters``).
+
+    Raises
+    ------
+    ValueError
+        If ``t`` is not a finite strictly increasing 1-D array, or ``cov`` is not a finite symmetric PSD
+        array of shape (len(t), d, d); the message names the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = spectrum([0.0, 1.0], [np.diag([1.0, 2.0]), np.diag([2.0, 1.0])])
+    >>> s.eigenvalues.tolist(), s.tracked_eigenvalues.tolist()
+    ([[2.0, 1.0], [2.0, 1.0]], [[2.0, 1.0], [1.0, 2.0]])
+    """
+    tt = _check_times("t", t)
+    S = _check_cov_path("cov", cov, tt.size)
+    w, U = np.linalg.eigh(S)
+    w, U = w[:, ::-1], U[:, :, ::-1]
+    lmax = np.max(np.abs(w), axis=1)
+    neg = np.flatnonzero(w[:, -1] < -PSD_RTOL * lmax)
+    if neg.size:
+        k = int(neg[0])
+        raise ValueError(f"`cov` must be positive semi-definite at every time; smallest eigenvalue "
+                         f"{w[k, -1]:.3g} at index {k} (t = {tt[k]:.6g})")
+    w = np.clip(w, 0.0, None)
+    vals, vecs = _track(w, U)
+    return Spectrum(t=tt, eigenvalues=w, eigenvectors=vecs, tracked_eigenvalues=vals)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Regime classification
+# --------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Regime:
+    """Asymptotic regime of a covariance trajectory, with the numbers that decided it.
+
+    Attributes
+    ----------
+    kind : str
+        One of ``KINDS``: ``"collapse_to_zero"``, ``"collapse_to_subspace"``, ``"blowup_rank_one"``,
+        ``"blowup"`` (finite-time blow-up whose normalized limit Σ/trΣ has rank > 1),
+        ``"exponential_growth"``, ``"stationary"``, ``"bounded"``.
+    rank : int or None
+        Rank of the limit where the rule determines one: 0 for collapse to zero, dim of the limit subspace
+        for collapse to a subspace, rank of lim Σ/trΣ for blow-up, numerical rank of the final Σ for
+        stationary; ``None`` otherwise.
+    reason : str
+        The rule that fired, in words.
+    evidence : mapping
+        All diagnostic numbers computed by ``classify`` (read-only).
+    """
+
+    kind: Kind
+    rank: int | None = None
+    reason: str = ""
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {KINDS}; got {self.kind!r}")
+        if self.rank is not None and (not isinstance(self.rank, int | np.integer) or self.rank < 0):
+            raise ValueError(f"`rank` must be a non-negative int or None; got {self.rank!r}")
+        object.__setattr__(self, "rank", None if self.rank is None else int(self.rank))
+        object.__setattr__(self, "evidence", MappingProxyType(dict(self.evidence)))
+
+    def __str__(self) -> str:
+        head = self.kind + ("" if self.rank is None else f" (rank {self.rank})")
+        lines = [f"{head}: {self.reason}" if self.reason else head]
+        for key, val in self.evidence.items():
+            lines.append(f"  {key} = {_fmt(val)}")
+        return "\n".join(lines)
+
+
+def _fmt(val: Any) -> str:
+    if isinstance(val, float):
+        return f"{val:.6g}"
+    if isinstance(val, tuple):
+        return "(" + ", ".join(_fmt(v) for v in val) + ")"
+    return str(val)
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y against x (NaN if x is constant)."""
+    xm = x - x.mean()
+    den = float(xm @ xm)
+    return float(xm @ (y - y.mean()) / den) if den > 0 else math.nan
+
+
+def _tail(tau: np.ndarray, tail: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the two halves (early, late) of the tail window τ ≥ (1 − tail)·τ_end, each ≥ 2 samples."""
+    n = tau.size
+    idx = np.flatnonzero(tau >= (1.0 - tail) * tau[-1])
+    if idx.size < 3:
+        idx = np.arange(max(n - 3, 0), n)
+    mid = 0.5 * (tau[idx[0]] + tau[idx[-1]])
+    early, late = idx[tau[idx] <= mid], idx[tau[idx] >= mid]
+    if early.size < 2 or late.size < 2:  # few or unevenly spread samples: split by index instead
+        m = idx.size // 2
+        early, late = idx[: m + 1], idx[m:]
+    return early, late
+
+
+def classify(
+    traj: Any,
+    *,
+    tail: float = 0.25,
+    zero_rtol: float = 1e-3,
+    decay_slope: float = 0.5,
+    flat_slope: float = 0.1,
+    rate_rtol: float = 0.05,
+    blowup_rtol: float = 0.05,
+    stationary_rtol: float = 1e-3,
+    rank_rtol: float = 1e-9,
+) -> Regime:
+    """Name the asymptotic regime of a covariance trajectory from its samples.
+
+    All rates are measured on the tail window τ ∈ [(1 − tail)·τ_end, τ_end], τ = t − t₀, split in an
+    early and a late half (least-squares slopes on each). With λ_i the sorted eigenvalues, the rules are
+    applied in this order and the first that fires wins:
+
+    1. **exponential_growth** — g = d/dt log trΣ is positive and has converged: on both halves of the
+       tail g agrees within ``rate_rtol`` (relative), and g_late·τ_end ≥ 1 (at least one e-fold at that
+       rate over the run). Tested first because a solver may flag such runs as ``"blowup"`` when trΣ
+       crosses a threshold; a genuine finite-time blow-up has g ~ 1/(T* − t), which never converges.
+    2. **blowup_rank_one** / **blowup** — ``traj.status == "blowup"`` or ``traj.t_blowup`` is set. The
+       rank r of lim Σ/trΣ is #{i : λ_i/λ_1 ≥ ``blowup_rtol``} at the final sample; r = 1 gives
+       ``blowup_rank_one`` (Σ/trΣ approaching rank one), r > 1 gives ``blowup`` with that rank.
+    3. **collapse_to_zero** / **collapse_to_subspace** — let r₀ be the initial rank (relative threshold
+       ``rank_rtol``). Eigenvalue i < r₀ *vanishes* if λ_i(end) ≤ ``zero_rtol``·max_t λ_max or its
+       log-log slope d log λ_i / d log τ on the late tail is ≤ −``decay_slope`` (e.g. −1 for
+       Σ ~ 1/t, −∞ for exponential decay). If all r₀ vanish: collapse_to_zero (rank 0). If some vanish
+       and every other one is *flat* (|log-log slope| ≤ ``flat_slope``, i.e. converges to a positive
+       constant): collapse_to_subspace with rank = number of flat eigenvalues. Structurally zero
+       eigenvalues (already zero at t₀; rank is invariant) are ignored, so a constant singular Σ is no
+       collapse.
+    4. **stationary** — ``traj.status == "converged"``, or the end rate is negligible:
+       ‖ΔΣ/Δt‖_F·τ_end / ‖Σ‖_F ≤ ``stationary_rtol`` on the last step.
+    5. **bounded** — nothing above fired (e.g. rotating or oscillating Σ); read the evidence.
+
+    Parameters
+    ----------
+    traj : object
+        Anything with ``t`` (n,) and ``cov`` (n, d, d), n ≥ 3; optional ``status`` (one of "ok",
+        "blowup", "converged", "failed"; default "ok") and ``t_blowup`` (float or None).
+    tail, zero_rtol, decay_slope, flat_slope, rate_rtol, blowup_rtol, stationary_rtol, rank_rtol : float
+        Thresholds of the rules above.
+
+    Returns
+    -------
+    Regime
+        ``kind``, ``rank``, ``reason`` and ``evidence`` (initial / final trace, trace log-rates,
+        per-eigenvalue final values, log-log slopes and fates, rank-one distance, end rate, status).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> t = np.linspace(0.0, 100.0, 201)
+    >>> cov = np.array([np.diag([1.0, 1.0 / (1.0 + s)]) for s in t])  # softmax V = I, A = −diag(0, ½)
+    >>> classify(SimpleNamespace(t=t, cov=cov)).kind
+    'collapse_to_subspace'
+    """
+    for name, val in (("tail", tail), ("zero_rtol", zero_rtol), ("decay_slope", decay_slope),
+                      ("flat_slope", flat_slope), ("rate_rtol", rate_rtol), ("blowup_rtol", blowup_rtol),
+                      ("stationary_rtol", stationary_rtol), ("rank_rtol", rank_rtol)):
+        if not (isinstance(val, int | float) and math.isfinite(val) and val > 0):
+            raise ValueError(f"`{name}` must be a positive finite number; got {val!r}")
+    if tail >= 1:
+        raise ValueError(f"`tail` must be in (0, 1); got {tail!r}")
+    if not (hasattr(traj, "t") and hasattr(traj, "cov")):
+        raise ValueError(f"`traj` must have fields `t` and `cov`; got {type(traj).__name__}")
+    status = getattr(traj, "status", "ok")
+    if status not in _STATUSES:
+        raise ValueError(f"`traj.status` must be one of {_STATUSES}; got {status!r}")
+    t_blowup = getattr(traj, "t_blowup", None)
+    spec = spectrum(traj.t, traj.cov)
+    if spec.n < 3:
+        raise ValueError(f"`traj` needs at least 3 time samples to classify; got {spec.n}")
+
+    lam, tr = spec.eigenvalues, spec.trace
+    tau = spec.t - spec.t[0]
+    early, late = _tail(tau, tail)
+    ev: dict[str, Any] = {"status": status, "t_final": float(spec.t[-1]), "n_samples": spec.n}
+
+    if tr[0] <= 0:
+        ev["trace_initial"] = 0.0
+        return Regime("stationary", 0, "Σ₀ = 0 stays 0", ev)
+
+    r0 = int(np.sum(lam[0] > rank_rtol * lam[0, 0]))
+    ev["trace_initial"] = float(tr[0])
+    ev["trace_final"] = float(tr[-1])
+    ev["initial_rank"] = r0
+    ev["eigenvalues_final"] = tuple(float(x) for x in lam[-1])
+    rod = spec.rank_one_distance
+    ev["rank_one_distance_initial"] = float(rod[0])
+    ev["rank_one_distance_final"] = float(rod[-1])
+
+    # 1. exponential growth: d/dt log trΣ converged to a positive constant
+    if tr[-1] > 0 and np.all(tr[early] > 0):
+        logtr = np.log(np.where(tr > 0, tr, np.nan))
+        g_early, g_late = _slope(spec.t[early], logtr[early]), _slope(spec.t[late], logtr[late])
+    else:
+        g_early = g_late = -math.inf
+    ev["log_trace_rate_early"] = g_early
+    ev["log_trace_rate_late"] = g_late
+    if (g_late > 0 and abs(g_late - g_early) <= rate_rtol * g_late and g_late * tau[-1] >= 1):
+        return Regime("exponential_growth", None,
+                      f"d/dt log trΣ converged to {g_late:.4g} > 0 (early half of tail {g_early:.4g})", ev)
+
+    # 2. finite-time blow-up: rank of the normalized limit
+    if status == "blowup" or t_blowup is not None:
+        ev["t_blowup"] = None if t_blowup is None else float(t_blowup)
+        ratio = lam[-1] / lam[-1, 0]
+        ev["eigenvalue_ratios_final"] = tuple(float(x) for x in ratio)
+        r = int(np.sum(ratio >= blowup_rtol))
+        if r == 1:
+            return Regime("blowup_rank_one", 1,
+                          f"blow-up with λ_i/λ_1 < {blowup_rtol:g} for i ≥ 2 at the last sample: "
+                          f"Σ/trΣ → rank one (distance {rod[-1]:.3g})", ev)
+        return Regime("blowup", r, f"blow-up with {r} eigenvalues growing together (λ_i/λ_1 ≥ {blowup_rtol:g})",
+                      ev)
+
+    # 3. collapse: eigenvalues that were positive at t₀ and vanish
+    x = np.log(tau[late])
+    slopes, fates = [], []
+    scale = float(np.max(lam[:, 0]))
+    for i in range(r0):
+        y = lam[late, i]
+        s = _slope(x, np.log(y)) if np.all(y > 0) else -math.inf
+        slopes.append(s)
+        if lam[-1, i] <= zero_rtol * scale or s <= -decay_slope:
+            fates.append("vanishing")
+        elif abs(s) <= flat_slope:
+            fates.append("flat")
+        else:
+            fates.append("other")
+    ev["loglog_slopes_final"] = tuple(slopes)
+    ev["eigenvalue_fates"] = tuple(fates)
+    n_van, n_flat = fates.count("vanishing"), fates.count("flat")
+    if n_van == r0:
+        return Regime("collapse_to_zero", 0,
+                      f"all {r0} eigenvalues vanish (log-log slopes ≤ {-decay_slope:g} or below "
+                      f"{zero_rtol:g}·max λ)", ev)
+    if n_van > 0 and n_flat == r0 - n_van:
+        return Regime("collapse_to_subspace", n_flat,
+                      f"{n_van} eigenvalue(s) vanish, {n_flat} converge to positive constants", ev)
+
+    # 4. stationary
+    cov = np.asarray(traj.cov, dtype=float)
+    dS = cov[-1] - cov[-2]
+    dt = spec.t[-1] - spec.t[-2]
+    norm_end = float(np.linalg.norm(cov[-1]))
+    end_rate = float(np.linalg.norm(dS) / dt * tau[-1] / norm_end) if norm_end > 0 else 0.0
+    ev["relative_end_rate"] = end_rate
+    if status == "converged" or end_rate <= stationary_rtol:
+        why = "solver reported convergence" if status == "converged" else (
+            f"‖Σ̇‖·τ_end/‖Σ‖ = {end_rate:.3g} ≤ {stationary_rtol:g} at the end")
+        return Regime("stationary", int(spec.rank(rank_rtol)[-1]), why, ev)
+
+    # 5. fallback
+    return Regime("bounded", None, "no growth, blow-up, collapse or stationarity detected", ev)
