@@ -42,10 +42,23 @@ def _sqrtm_psd(M: np.ndarray) -> np.ndarray:
     return (U * np.sqrt(np.clip(w, 0.0, None))) @ U.T
 
 
+def _solve_one_plus_sqrt(Y: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """(I + Y^{1/2})⁻¹R for symmetric PSD Y from one ``eigh``: U diag(1/(1 + √w)) UᵀR."""
+    w, U = np.linalg.eigh(Y)
+    return U @ ((U.T @ R) / (1.0 + np.sqrt(np.clip(w, 0.0, None)))[:, None])
+
+
 def _add_eye(M: np.ndarray, c: float) -> np.ndarray:
+    """M + cI on a copy (M may be a named array still in use)."""
     out = np.array(M, dtype=float, copy=True)
     out.flat[:: out.shape[0] + 1] += c
     return out
+
+
+def _add_eye_(M: np.ndarray, c: float) -> np.ndarray:
+    """M + cI in place, for a freshly computed temporary M."""
+    M.flat[:: M.shape[0] + 1] += c
+    return M
 
 
 def _colsum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -74,9 +87,17 @@ def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
 
 def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
     """One LU factorization of X for several right-hand sides; returns X⁻¹R_i each."""
-    widths = [r.shape[1] for r in rhs]
     sol = np.linalg.solve(X, np.concatenate(rhs, axis=1))
-    return tuple(np.split(sol, np.cumsum(widths)[:-1], axis=1))
+    if len(rhs) == 2:
+        w = rhs[0].shape[1]
+        return sol[:, :w], sol[:, w:]
+    out = []
+    i = 0
+    for r in rhs:
+        j = i + r.shape[1]
+        out.append(sol[:, i:j])
+        i = j
+    return tuple(out)
 
 
 _RUNTIME: dict[str, Any] = {
@@ -85,6 +106,8 @@ _RUNTIME: dict[str, Any] = {
     "np": np,
     "_sqrtm_psd": _sqrtm_psd,
     "_add_eye": _add_eye,
+    "_solve_one_plus_sqrt": _solve_one_plus_sqrt,
+    "_add_eye_": _add_eye_,
     "_colsum": _colsum,
     "_logistic_moment": _logistic_moment,
 }
@@ -162,6 +185,36 @@ class _Hoister:
 
 
 # --------------------------------------------------------------------------- printer
+
+
+def _one_plus_sqrt(X: sp.Basic) -> sp.Basic | None:
+    """Y when X = I + Y^{1/2} (the engine's square roots are of symmetric PSD matrices)."""
+    if isinstance(X, sp.MatAdd) and len(X.args) == 2:
+        a, b = X.args
+        if isinstance(b, sp.Identity):
+            a, b = b, a
+        if isinstance(a, sp.Identity) and isinstance(b, sp.MatPow) and b.args[1] == sp.S.Half:
+            return b.args[0]
+    return None
+
+
+def _is_eye(a: sp.Basic) -> bool:
+    if isinstance(a, sp.Identity):
+        return True
+    if isinstance(a, sp.MatMul):
+        _, mats = a.as_coeff_matrices()
+        return len(mats) == 1 and isinstance(mats[0], sp.Identity)
+    return False
+
+
+def _allocates(a: sp.Basic | None) -> bool:
+    """Whether the printed term is a fresh array (safe to modify in place)."""
+    if a is None:  # a stacked batched sum
+        return True
+    if isinstance(a, sp.MatMul):
+        coeff, mats = a.as_coeff_matrices()
+        return len(mats) >= 2 or coeff != 1
+    return isinstance(a, sp.MatAdd | sp.Inverse | sp.MatPow)
 
 
 class _Printer:
@@ -281,6 +334,7 @@ class _Printer:
                 others.extend(g)
             else:
                 rest.append(code)
+        rest_terms = [a for a in others if not _is_eye(a)] + [None] * (len(rest))
         for a in others:
             if isinstance(a, sp.Identity):
                 eye += 1
@@ -293,7 +347,8 @@ class _Printer:
             rest.append(self.p(a))
         body = " + ".join(rest).replace("+ -", "- ")
         if eye != 0:
-            return f"_add_eye({body}, {self.p(eye)})"
+            fresh = len(rest_terms) > 1 or (len(rest_terms) == 1 and _allocates(rest_terms[0]))
+            return f"_add_eye{'_' if fresh else ''}({body}, {self.p(eye)})"
         return f"({body})"
 
     def chain(self, mats: Sequence[sp.Basic]) -> str:
@@ -301,8 +356,12 @@ class _Printer:
         for i, m in enumerate(mats):
             inv = isinstance(m, sp.Inverse) or (isinstance(m, sp.MatPow) and m.args[1] == -1)
             if inv:
-                X = self.p(m.args[0])
                 right = mats[i + 1 :]
+                root = _one_plus_sqrt(m.args[0])
+                if root is not None and right:
+                    core = f"_solve_one_plus_sqrt({self.p(root)}, {self.chain(right)})"
+                    return f"{self.chain(mats[:i])} @ {core}" if i else core
+                X = self.p(m.args[0])
                 core = f"np.linalg.solve({X}, {self.chain(right)})" if right else f"np.linalg.inv({X})"
                 return f"{self.chain(mats[:i])} @ {core}" if i else core
         if len(mats) == 1:
