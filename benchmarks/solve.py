@@ -1,13 +1,17 @@
 """Benchmark the moment-ODE solver: wall time and RHS evaluations, full vs factor form, and the
 blow-up time error on the softmax V = vI oracle.
 
-    python benchmarks/solve.py            # d = 384, 12 heads (≈ 1–3 min on 2 cores)
+    python benchmarks/solve.py            # d = 384, 12 heads (≈ 1.5 min on 2 shared cores)
     python benchmarks/solve.py --quick    # d = 64
 
 Setup (seeded): multi-head softmax with H heads of width k = d/H, Q_h, K_h, V_h ~ N(0, 1/d),
 W_h ~ N(0, 1/k), β = 1/√k, then all V_h rescaled so that ‖Σ̇(0)‖₂ = 0.5 ‖Σ₀‖₂ — the covariance
-changes by O(1) over [0, T] and nothing blows up before T = 1. Every ratio printed is measured in
-this run.
+changes over [0, T] and nothing blows up before T = 1. Every ratio printed is measured in this run.
+
+Reading the numbers: per RHS evaluation the full form runs the generated ``moments`` (J and JΣ), the
+factor form runs the generated ``jacobian`` and ``velocity`` (at x = α), and the current generated
+``velocity`` recomputes J — so the factor form pays ≈ 2 Jacobians per evaluation whatever its rank.
+Its gains are structural (exact PSD / rank) rather than speed until codegen offers a fused (Γ(α), J).
 """
 
 from __future__ import annotations

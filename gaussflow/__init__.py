@@ -7,6 +7,7 @@ True
 
 from .attention import Attention, attention
 from .gaussian import Gaussian
+from .oracles import softmax_blowup_time
 from .particles import (
     ParticleOverflowError,
     ParticleTrajectory,
@@ -14,15 +15,18 @@ from .particles import (
     simulate_particles,
     sinkhorn_plan,
 )
+from .propagate import propagate
+from .solve import solve
 from .spectrum import Regime, Spectrum, classify, spectrum
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
+from .trajectory import Trajectory, TrajectoryError
 from .variants import Head, Param, Variant, variants
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attention", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param",
-    "ParticleOverflowError", "ParticleTrajectory", "Regime", "Spectrum", "Step", "Variant",
-    "__version__", "attention", "classify", "derive", "particle_velocity", "simulate_particles",
-    "sinkhorn_plan", "spectrum", "variants",
+    "ParticleOverflowError", "ParticleTrajectory", "Regime", "Spectrum", "Step", "Trajectory",
+    "TrajectoryError", "Variant", "__version__", "attention", "classify", "derive", "particle_velocity",
+    "propagate", "simulate_particles", "sinkhorn_plan", "softmax_blowup_time", "solve", "spectrum", "variants",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
+from .codegen import CompiledClosure
 from .symbolic.closure import Closure, derive
 from .variants import REGISTRY, Param
 
@@ -27,6 +28,10 @@ class Attention:
     params: Mapping[str, Any]
     d: int
     _prepared: tuple[Any, ...] = field(repr=False, default=())
+
+    @property
+    def _compiled(self) -> CompiledClosure:
+        return self.closure.compile()
 
     @property
     def name(self) -> str:
@@ -57,7 +62,7 @@ class Attention:
 
     def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`moment_rhs` without validation (for integrators that own their state)."""
-        fn = self.closure.compile().moments
+        fn = self._compiled.moments
         if fn is None:
             cert = self.closure.certificate
             reason = cert.statement if cert is not None else "Γ is not affine"
@@ -73,7 +78,7 @@ class Attention:
 
     def jacobian_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
         """:meth:`jacobian` without validation."""
-        fn = self.closure.compile().jacobian
+        fn = self._compiled.jacobian
         if fn is None:
             raise ValueError(f"variant {self.name!r} does not preserve Gaussians; J depends on x")
         return fn(alpha[:, None], Sigma, *self._prepared)
@@ -97,7 +102,7 @@ class Attention:
         check_shape("x", X2, (None, self.d))
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
-        out = self.closure.compile().velocity(X2.T, a[:, None], S, *self._prepared)
+        out = self._compiled.velocity(X2.T, a[:, None], S, *self._prepared)
         out = np.broadcast_to(np.asarray(out, dtype=float), (self.d, X2.shape[0])).T
         return out[0] if single else np.ascontiguousarray(out)
 

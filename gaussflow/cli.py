@@ -6,6 +6,8 @@ gaussflow variants
 gaussflow derive softmax                       # print the closure
 gaussflow derive multihead --heads 12 --code   # print the generated NumPy source
 gaussflow derive --all --out derivations/ --pdf --force
+gaussflow solve softmax --t-end 5 --plot blowup.png   # built-in blow-up example
+gaussflow solve l2 --params layer.toml --mean "[0, 0]" --cov "[[1, 0], [0, 2]]" --t-end 3
 """
 
 from __future__ import annotations
@@ -107,6 +109,110 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 0
 
 
+#: built-in example for ``gaussflow solve`` without parameters: A + Aᵀ ≻ 0, V = I blows up
+SOLVE_DEFAULTS: dict[str, object] = {
+    "A": [[1.0, 0.5], [-0.5, 0.2]],
+    "V": [[1.0, 0.0], [0.0, 1.0]],
+    "mean": [0.0, 0.0],
+    "cov": [[1.0, 0.3], [0.3, 0.5]],
+}
+
+
+def _load_params(path: str | None, pairs: Sequence[str]) -> dict[str, object]:
+    """Parameters from a JSON/TOML file, overridden by ``KEY=JSON`` pairs."""
+    import json
+    import tomllib
+
+    params: dict[str, object] = {}
+    if path:
+        p = Path(path)
+        if not p.exists():
+            raise ValueError(f"`--params` file {path} does not exist")
+        raw = p.read_bytes()
+        try:
+            params.update(tomllib.loads(raw.decode()) if p.suffix == ".toml" else json.loads(raw))
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"`--params` file {path} is not valid {p.suffix[1:] or 'JSON'}: {exc}") from None
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        if not sep:
+            raise ValueError(f"`--param` must be KEY=JSON; got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(val)
+        except ValueError:
+            raise ValueError(f"`--param {key}` value is not JSON: {val!r}") from None
+    return params
+
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from .attention import attention
+    from .gaussian import Gaussian
+    from .solve import solve
+
+    params = _load_params(args.params, args.param)
+    for flag in ("A", "V"):
+        val = getattr(args, flag)
+        if val is not None:
+            try:
+                params[flag] = json.loads(val)
+            except ValueError:
+                raise ValueError(f"`--{flag}` is not JSON: {val!r}") from None
+    mean = params.pop("mean", None)
+    cov = params.pop("cov", None)
+    if not params and args.variant in ("softmax", "sinkhorn"):
+        params = {k: v for k, v in SOLVE_DEFAULTS.items() if k in ("A", "V")}
+    if args.mean is not None:
+        mean = json.loads(args.mean)
+    if args.cov is not None:
+        cov = json.loads(args.cov)
+    opts = {"residual": args.residual, "feedforward": args.feedforward}
+    att = attention(args.variant, **opts, **params)
+    if mean is None:
+        mean = np.zeros(att.d) if att.d != 2 else SOLVE_DEFAULTS["mean"]
+    if cov is None:
+        cov = np.eye(att.d) if att.d != 2 else SOLVE_DEFAULTS["cov"]
+    outputs = [Path(p) for p in (args.plot, args.save) if p]
+    _check_writable(outputs, args.force)
+    t_eval = np.linspace(0.0, args.t_end, args.samples) if args.samples else None
+    traj = solve(att, Gaussian(mean, cov), (0.0, args.t_end), t_eval=t_eval, form=args.form, rtol=args.rtol)
+    regime = traj.classify() if len(traj.t) >= 3 else None
+    lam = np.linalg.eigvalsh(traj.cov[-1])[::-1]
+    print(f"{att!r}")
+    print(f"status: {traj.status}   t_final: {traj.t[-1]:.10g}   nfev: {traj.nfev}")
+    if traj.t_blowup is not None:
+        print(f"blow-up time T*: {traj.t_blowup:.12g}")
+    print(f"message: {traj.message}")
+    print("final eigenvalues of Sigma: " + ", ".join(f"{v:.10g}" for v in lam))
+    if regime is not None:
+        print(f"regime: {regime}")
+    if args.save:
+        print(f"wrote {traj.save(args.save)}")
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plot import plot_eigenvalues, plot_ellipses, plot_unit_disk
+
+        fig, axes = plt.subplots(1, 2 if att.d == 2 else 1, figsize=(11 if att.d == 2 else 6, 4.2), squeeze=False)
+        plot_eigenvalues(traj, ax=axes[0, 0])
+        axes[0, 0].set_title(f"{att.name}: eigenvalues of Σ(t) ({traj.status})")
+        if att.d == 2:
+            plot_unit_disk(traj, ax=axes[0, 1])
+            axes[0, 1].set_title("Σ/trΣ in the unit disk (circle = rank one)")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=120)
+        plt.close(fig)
+        print(f"wrote {args.plot}")
+        del plot_ellipses
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="gaussflow",
@@ -138,6 +244,33 @@ def build_parser() -> argparse.ArgumentParser:
     pd.add_argument("--code", action="store_true", help="print the generated NumPy source")
     pd.add_argument("--force", action="store_true", help="overwrite existing files")
     pd.set_defaults(func=_cmd_derive)
+
+    ps = sub.add_parser(
+        "solve", help="integrate the closed moment ODEs; blow-up time, regime, plots",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Solve α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ from N(mean, cov) and classify the covariance regime.",
+        epilog="examples:\n  gaussflow solve softmax --t-end 5 --plot blowup.png\n"
+               "  gaussflow solve l2 --A '[[0.5, 1], [-1, 0.5]]' --V '[[1, 0], [0, 1]]' --t-end 3\n"
+               "  gaussflow solve softmax --params layer.toml --save run.npz\n"
+               "parameter files hold the variant's parameters (Q, K, V, beta or A, V; mean, cov).",
+    )
+    ps.add_argument("variant", help="variant name (see `gaussflow variants`)")
+    ps.add_argument("--params", help="JSON or TOML file with parameters (and optionally mean, cov)")
+    ps.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="one parameter")
+    ps.add_argument("--A", help="score matrix A = βKᵀQ as JSON (bilinear variants)")
+    ps.add_argument("--V", help="value matrix as JSON")
+    ps.add_argument("--mean", help="initial mean as JSON")
+    ps.add_argument("--cov", help="initial covariance as JSON")
+    ps.add_argument("--residual", action="store_true")
+    ps.add_argument("--feedforward", action="store_true")
+    ps.add_argument("--t-end", type=float, default=5.0, help="final time (default 5)")
+    ps.add_argument("--samples", type=int, default=0, help="number of equally spaced output times (default: solver steps)")
+    ps.add_argument("--form", choices=["full", "factor"], default=None)
+    ps.add_argument("--rtol", type=float, default=1e-10)
+    ps.add_argument("--plot", help="write eigenvalue (and unit-disk for d = 2) plot to this PNG")
+    ps.add_argument("--save", help="write the trajectory (.npz + JSON metadata)")
+    ps.add_argument("--force", action="store_true", help="overwrite existing files")
+    ps.set_defaults(func=_cmd_solve)
     for add in _EXTRA:
         add(sub)
     return p

@@ -46,3 +46,36 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
         main(["derive", "--help"])
     assert exc.value.code == 0
     assert "examples:" in capsys.readouterr().out
+
+
+def test_solve_reports_the_oracle_blowup_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Built-in example: V = I, A + Aᵀ ≻ 0, so T* = 1/λ_max(Σ₀^{1/2}(A + Aᵀ)Σ₀^{1/2}) (MATH §4)."""
+    import numpy as np
+    import scipy.linalg
+
+    from gaussflow.cli import SOLVE_DEFAULTS
+
+    A = np.array(SOLVE_DEFAULTS["A"])
+    S0 = np.array(SOLVE_DEFAULTS["cov"])
+    h = scipy.linalg.sqrtm(S0).real
+    t_star = 1.0 / np.linalg.eigvalsh(h @ (A + A.T) @ h).max()
+    png, npz = tmp_path / "b.png", tmp_path / "b.npz"
+    assert main(["solve", "softmax", "--plot", str(png), "--save", str(npz)]) == 0
+    out = capsys.readouterr().out
+    reported = float(out.split("blow-up time T*:")[1].split()[0])
+    assert abs(reported - t_star) / t_star < 1e-6
+    assert "blowup_rank_one" in out
+    assert png.stat().st_size > 10_000 and npz.exists()
+    assert main(["solve", "softmax", "--plot", str(png)]) == 2  # no overwrite without --force
+
+
+def test_solve_params_file_and_bad_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "layer.toml"
+    f.write_text('A = [[-1.0, 0.0], [0.0, -2.0]]\nV = [[1.0, 0.0], [0.0, 1.0]]\ncov = [[1.0, 0.0], [0.0, 1.0]]\n')
+    assert main(["solve", "softmax", "--params", str(f), "--t-end", "3"]) == 0
+    out = capsys.readouterr().out
+    # S = A + Aᵀ ≺ 0, V = I: Σ(t) = (I − tS)⁻¹ = diag(1/(1 + 2t), 1/(1 + 4t)) (MATH §4)
+    lam = [float(v) for v in out.split("final eigenvalues of Sigma:")[1].splitlines()[0].split(",")]
+    assert abs(lam[0] - 1 / 7) < 1e-8 and abs(lam[1] - 1 / 13) < 1e-8
+    assert main(["solve", "softmax", "--A", "[[1, 2"]) == 2
+    assert "`--A` is not JSON" in capsys.readouterr().err

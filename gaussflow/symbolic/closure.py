@@ -86,9 +86,13 @@ class Closure:
 
     def compile(self) -> CompiledClosure:
         """NumPy functions generated from this closure (cached per closure)."""
-        from ..codegen import compile_closure
+        cached = self.__dict__.get("_compiled")
+        if cached is None:  # frozen dataclass: memoize on the instance (hashing sympy trees is slow)
+            from ..codegen import compile_closure
 
-        return compile_closure(self)
+            cached = compile_closure(self)
+            object.__setattr__(self, "_compiled", cached)
+        return cached
 
 
 def _fresh_name(base: str, taken: set[str]) -> str:

@@ -1,0 +1,266 @@
+"""``Trajectory``: the result of integrating (or layering) the Gaussian moment dynamics.
+
+A trajectory is data: sampled times, means and covariances, the outcome of the run
+(``status`` ∈ {ok, blowup, converged, failed} with an actionable ``message``, diffrax ``RESULTS``
+style), the estimated blow-up time, the cost, and the metadata needed to reproduce it (variant,
+parameters, solver settings, package versions). ``save`` / ``load`` round-trip it through one
+``.npz`` file holding the arrays plus a JSON metadata string, written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .gaussian import Gaussian
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spectrum import Regime, Spectrum
+
+#: the possible outcomes of a run
+STATUSES: tuple[str, ...] = ("ok", "blowup", "converged", "failed")
+
+#: identifies the on-disk layout written by :meth:`Trajectory.save`
+FORMAT = "gaussflow.Trajectory/1"
+
+
+class TrajectoryError(RuntimeError):
+    """Raised by :meth:`Trajectory.raise_for_status` for an unwanted outcome."""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of gaussflow and the numerical stack, recorded with every trajectory."""
+    import scipy
+    import sympy
+
+    from . import __version__
+
+    return {"gaussflow": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "sympy": sympy.__version__}
+
+
+def _frozen_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    arr = np.array(value, dtype=float, copy=True)
+    if arr.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimension(s); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite (a blow-up is reported by truncation, never by inf/NaN)")
+    arr.setflags(write=False)
+    return arr
+
+
+def _frozen_param(value: Any) -> float | np.ndarray:
+    if np.ndim(value) == 0:
+        return float(value)
+    arr = np.array(value, dtype=float, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON types (arrays become nested lists)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """Sampled Gaussian moment trajectory N(mean[i], cov[i]) at times t[i].
+
+    Attributes
+    ----------
+    t : ndarray, shape (n,)
+        Strictly increasing sample times (n ≥ 1).
+    mean : ndarray, shape (n, d)
+        α(t_i).
+    cov : ndarray, shape (n, d, d)
+        Σ(t_i), symmetric (PSD exactly up to rounding in the factor form).
+    status : str
+        ``"ok"`` (reached the end of ``t_span``), ``"blowup"`` (tr Σ or ‖α‖ left the representable
+        range; the arrays stop at the last finite state), ``"converged"`` (a stationary state was
+        reached, the run stopped there) or ``"failed"`` (the ODE solver gave up).
+    message : str
+        What happened and what to do about it.
+    t_blowup : float or None
+        Estimated finite blow-up time T* (``None`` when none was detected).
+    nfev : int
+        Number of moment right-hand-side evaluations (including event checks).
+    variant : str
+        Attention variant name.
+    params : Mapping[str, float | ndarray]
+        Numeric parameters of the attention (at t₀ for time-dependent attention; keys prefixed by
+        ``layer{i}:`` for per-layer attentions in :func:`gaussflow.propagate`).
+    solver : Mapping[str, Any]
+        Solver settings (JSON types): method, tolerances, form, thresholds, ``t_span``, ...
+    versions : Mapping[str, str]
+        Package versions of gaussflow / numpy / scipy / sympy that produced the data.
+
+    All arrays are read-only copies; every entry is finite (checked).
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    status: str
+    message: str = ""
+    t_blowup: float | None = None
+    nfev: int = 0
+    variant: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    solver: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=package_versions)
+
+    def __post_init__(self) -> None:
+        t = _frozen_array("t", self.t, 1)
+        mean = _frozen_array("mean", self.mean, 2)
+        cov = _frozen_array("cov", self.cov, 3)
+        n = t.shape[0]
+        if n < 1:
+            raise ValueError("`t` must hold at least one time")
+        if n > 1 and not np.all(np.diff(t) > 0):
+            raise ValueError(f"`t` must be strictly increasing; got {t}")
+        d = mean.shape[1]
+        if mean.shape[0] != n:
+            raise ValueError(f"`mean` must have shape ({n}, d); got shape {mean.shape}")
+        if cov.shape != (n, d, d):
+            raise ValueError(f"`cov` must have shape ({n}, {d}, {d}); got shape {cov.shape}")
+        if self.status not in STATUSES:
+            raise ValueError(f"`status` must be one of {STATUSES}; got {self.status!r}")
+        tb = self.t_blowup
+        if tb is not None:
+            tb = float(tb)
+            if math.isnan(tb):
+                raise ValueError("`t_blowup` must be a number or None; got nan")
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "cov", cov)
+        object.__setattr__(self, "t_blowup", tb)
+        object.__setattr__(self, "nfev", int(self.nfev))
+        object.__setattr__(self, "message", str(self.message))
+        object.__setattr__(self, "variant", str(self.variant))
+        params = {str(k): _frozen_param(v) for k, v in self.params.items()}
+        object.__setattr__(self, "params", MappingProxyType(params))
+        object.__setattr__(self, "solver", MappingProxyType(dict(self.solver)))
+        object.__setattr__(self, "versions", MappingProxyType({str(k): str(v) for k, v in self.versions.items()}))
+
+    # ------------------------------------------------------------------ views
+
+    @property
+    def d(self) -> int:
+        return int(self.mean.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def law(self, i: int = -1) -> Gaussian:
+        """N(mean[i], cov[i]) as a :class:`~gaussflow.Gaussian` (default: the last sample)."""
+        return Gaussian(self.mean[i], self.cov[i])
+
+    @property
+    def ok(self) -> bool:
+        """True for ``"ok"`` and ``"converged"`` (the run covered what was asked)."""
+        return self.status in ("ok", "converged")
+
+    def raise_for_status(self, allowed: tuple[str, ...] = ("ok", "converged")) -> Trajectory:
+        """Opt-in raise: :class:`TrajectoryError` with :attr:`message` unless ``status`` is allowed.
+
+        Returns ``self`` so it chains: ``traj = solve(...).raise_for_status()``.
+        """
+        if self.status not in allowed:
+            raise TrajectoryError(f"{self.status}: {self.message}")
+        return self
+
+    # ------------------------------------------------------------------ diagnostics hook
+
+    def spectrum(self) -> Spectrum:
+        """Spectral diagnostics of Σ(t): ``gaussflow.spectrum.spectrum(self.t, self.cov)``."""
+        from .spectrum import spectrum
+
+        return spectrum(self.t, self.cov)
+
+    def classify(self) -> Regime:
+        """Asymptotic regime of this trajectory: ``gaussflow.spectrum.classify(self)``."""
+        from .spectrum import classify
+
+        return classify(self)
+
+    # ------------------------------------------------------------------ persistence
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the arrays, as plain JSON types (parameters as nested lists)."""
+        return {
+            "format": FORMAT,
+            "status": self.status,
+            "message": self.message,
+            "t_blowup": self.t_blowup,
+            "nfev": self.nfev,
+            "variant": self.variant,
+            "params": _jsonable(dict(self.params)),
+            "solver": _jsonable(dict(self.solver)),
+            "versions": dict(self.versions),
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``t``, ``mean``, ``cov`` and the JSON :meth:`metadata` to one ``.npz`` file.
+
+        The file is written to a temporary file in the same directory and moved into place with
+        ``os.replace``, so readers never see a partial file. The path is used as given (no suffix is
+        appended). Returns the path.
+        """
+        target = Path(path)
+        meta = json.dumps(self.metadata(), allow_nan=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, t=self.t, mean=self.mean, cov=self.cov, metadata=np.array(meta))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Trajectory:
+        """Read a file written by :meth:`save` (no pickle is ever loaded)."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            missing = {"t", "mean", "cov", "metadata"} - set(data.files)
+            if missing:
+                raise ValueError(f"`path` is not a saved Trajectory: missing {sorted(missing)} in {path}")
+            meta = json.loads(str(data["metadata"]))
+            t, mean, cov = data["t"], data["mean"], data["cov"]
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"`path` has format {meta.get('format')!r}; expected {FORMAT!r}")
+        return cls(
+            t=t, mean=mean, cov=cov, status=meta["status"], message=meta["message"],
+            t_blowup=meta["t_blowup"], nfev=meta["nfev"], variant=meta["variant"],
+            params={k: np.asarray(v, dtype=float) if isinstance(v, list) else v
+                    for k, v in meta["params"].items()},
+            solver=meta["solver"], versions=meta["versions"],
+        )
+
+    def __repr__(self) -> str:
+        tb = "" if self.t_blowup is None else f", t_blowup={self.t_blowup:.10g}"
+        return (f"Trajectory({self.variant!r}, d={self.d}, n={len(self)}, "
+                f"t=[{self.t[0]:g}, {self.t[-1]:g}], status={self.status!r}{tb})")
+
+
+__all__ = ["FORMAT", "STATUSES", "Trajectory", "TrajectoryError", "package_versions"]
