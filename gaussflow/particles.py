@@ -39,11 +39,9 @@ Sinkhorn has no causal form (a lower-triangular kernel scales only to the identi
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +55,7 @@ from scipy.integrate import RK45
 from scipy.special import expit
 
 from ._checks import as_array, check_positive
+from ._io import jsonable, load_npz, package_versions, save_npz
 from .attention import Attention
 from .gaussian import Gaussian
 from .symbolic.core import DIMS
@@ -634,27 +633,6 @@ def particle_velocity(
 # --------------------------------------------------------------------------- trajectory
 
 
-def package_versions() -> dict[str, str]:
-    """Versions of gaussflow and the numerical stack that produced a run."""
-    import scipy
-
-    from . import __version__
-
-    return {"gaussflow": __version__, "numpy": np.__version__, "scipy": scipy.__version__, "sympy": sp.__version__}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _frozen(name: str, value: Any, ndim: int) -> np.ndarray:
     arr = np.array(value, dtype=float, copy=True)
     if arr.ndim != ndim:
@@ -785,7 +763,7 @@ class ParticleTrajectory:
         return {
             "format": FORMAT, "n": self.n, "status": self.status, "message": self.message,
             "nfev": self.nfev, "steps": self.steps, "variant": self.variant,
-            "params": _jsonable(dict(self.params)), "solver": _jsonable(dict(self.solver)),
+            "params": jsonable(dict(self.params)), "solver": jsonable(dict(self.solver)),
             "versions": dict(self.versions),
         }
 
@@ -795,34 +773,16 @@ class ParticleTrajectory:
         Written to a temporary file in the target directory, then moved into place with
         ``os.replace`` (readers never see a partial file). The path is used as given.
         """
-        target = Path(path)
         arrays = {"t": self.t, "mean": self.mean, "cov": self.cov}
         if self.X is not None:
             arrays["X"] = self.X
-        meta = json.dumps(self.metadata(), allow_nan=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, metadata=np.array(meta), **arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return save_npz(path, arrays, self.metadata())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ParticleTrajectory:
         """Read a file written by :meth:`save` (never unpickles)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            missing = {"t", "mean", "cov", "metadata"} - set(data.files)
-            if missing:
-                raise ValueError(f"`path` is not a saved ParticleTrajectory: missing {sorted(missing)} in {path}")
-            meta = json.loads(str(data["metadata"]))
-            t, mean, cov = data["t"], data["mean"], data["cov"]
-            X = data["X"] if "X" in data.files else None
+        arrays, meta = load_npz(path, {"t", "mean", "cov"}, "ParticleTrajectory")
+        t, mean, cov, X = arrays["t"], arrays["mean"], arrays["cov"], arrays.get("X")
         if meta.get("format") != FORMAT:
             raise ValueError(f"`path` has format {meta.get('format')!r}; expected {FORMAT!r}")
         return cls(

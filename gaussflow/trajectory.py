@@ -9,10 +9,8 @@ parameters, solver settings, package versions). ``save`` / ``load`` round-trip i
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._io import jsonable, load_npz, package_versions, save_npz
 from .gaussian import Gaussian
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,17 +34,6 @@ FORMAT = "gaussflow.Trajectory/1"
 
 class TrajectoryError(RuntimeError):
     """Raised by :meth:`Trajectory.raise_for_status` for an unwanted outcome."""
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of gaussflow and the numerical stack, recorded with every trajectory."""
-    import scipy
-    import sympy
-
-    from . import __version__
-
-    return {"gaussflow": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "sympy": sympy.__version__}
 
 
 def _frozen_array(name: str, value: Any, ndim: int) -> np.ndarray:
@@ -64,19 +52,6 @@ def _frozen_param(value: Any) -> float | np.ndarray:
     arr = np.array(value, dtype=float, copy=True)
     arr.setflags(write=False)
     return arr
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON types (arrays become nested lists)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,8 +186,8 @@ class Trajectory:
             "t_blowup": self.t_blowup,
             "nfev": self.nfev,
             "variant": self.variant,
-            "params": _jsonable(dict(self.params)),
-            "solver": _jsonable(dict(self.solver)),
+            "params": jsonable(dict(self.params)),
+            "solver": jsonable(dict(self.solver)),
             "versions": dict(self.versions),
         }
 
@@ -223,30 +198,13 @@ class Trajectory:
         ``os.replace``, so readers never see a partial file. The path is used as given (no suffix is
         appended). Returns the path.
         """
-        target = Path(path)
-        meta = json.dumps(self.metadata(), allow_nan=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, t=self.t, mean=self.mean, cov=self.cov, metadata=np.array(meta))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return target
+        return save_npz(path, {"t": self.t, "mean": self.mean, "cov": self.cov}, self.metadata())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Trajectory:
         """Read a file written by :meth:`save` (no pickle is ever loaded)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            missing = {"t", "mean", "cov", "metadata"} - set(data.files)
-            if missing:
-                raise ValueError(f"`path` is not a saved Trajectory: missing {sorted(missing)} in {path}")
-            meta = json.loads(str(data["metadata"]))
-            t, mean, cov = data["t"], data["mean"], data["cov"]
+        arrays, meta = load_npz(path, {"t", "mean", "cov"}, "Trajectory")
+        t, mean, cov = arrays["t"], arrays["mean"], arrays["cov"]
         if meta.get("format") != FORMAT:
             raise ValueError(f"`path` has format {meta.get('format')!r}; expected {FORMAT!r}")
         return cls(
