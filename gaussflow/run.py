@@ -1,26 +1,45 @@
-"""The main job behind ``make run``: regenerate ``derivations/`` (and the PDF).
+"""The main job behind ``make run``: regenerate ``derivations/`` (and the PDF) and ``figures/``.
 
-``python -m gaussflow.run [--pdf] [--out derivations]``
+``python -m gaussflow.run [--pdf] [--out derivations] [--figures figures]``
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from .cli import main as cli_main
+
+
+def _step(label: str, fn: Callable[[], int], timings: list[tuple[str, float, int]]) -> None:
+    print(f"\n=== {label} ===", flush=True)
+    t0 = time.perf_counter()
+    rc = fn()
+    timings.append((label, time.perf_counter() - t0, rc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gaussflow.run")
     p.add_argument("--pdf", action="store_true", help="compile derivations/gaussflow.pdf")
     p.add_argument("--out", default="derivations")
+    p.add_argument("--figures", default="figures")
     args = p.parse_args(argv)
-    t0 = time.perf_counter()
-    rc = cli_main(["derive", "--all", "--out", args.out, "--force"] + (["--pdf"] if args.pdf else []))
-    print(f"[make run] derivations regenerated in {time.perf_counter() - t0:.1f} s")
-    return rc
+    figs = Path(args.figures)
+    figs.mkdir(parents=True, exist_ok=True)
+    timings: list[tuple[str, float, int]] = []
+    _step("derive every variant -> LaTeX",
+          lambda: cli_main(["derive", "--all", "--out", args.out, "--force"] + (["--pdf"] if args.pdf else [])),
+          timings)
+    _step("solve: softmax blow-up example",
+          lambda: cli_main(["solve", "softmax", "--t-end", "5", "--plot", str(figs / "solve_blowup.png"),
+                            "--force"]), timings)
+    print("\n=== summary ===")
+    print(f"{'step':<45} {'seconds':>8}  exit")
+    for label, sec, rc in timings:
+        print(f"{label:<45} {sec:8.1f}  {rc}")
+    return max(rc for _, _, rc in timings)
 
 
 if __name__ == "__main__":  # pragma: no cover
