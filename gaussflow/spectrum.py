@@ -455,6 +455,10 @@ def classify(
         raise ValueError(f"`traj.status` must be one of {_STATUSES}; got {status!r}")
     t_blowup = getattr(traj, "t_blowup", None)
     spec = spectrum(traj.t, traj.cov)
+    if spec.n < 3 and status == "converged":  # the solver found Σ̇ ≈ 0 right away (e.g. at t₀)
+        ev0 = {"status": status, "t_final": float(spec.t[-1]), "n_samples": spec.n,
+               "eigenvalues_final": tuple(float(v) for v in spec.eigenvalues[-1])}
+        return Regime("stationary", int(spec.rank(rank_rtol)[-1]), "the solver reported a stationary state", ev0)
     if spec.n < 3:
         raise ValueError(f"`traj` needs at least 3 time samples to classify; got {spec.n}")
 
