@@ -6,6 +6,7 @@ True
 """
 
 from .attention import Attention, attention
+from .batch import BatchResult, solve_batch
 from .gaussian import Gaussian
 from .oracles import softmax_blowup_time
 from .particles import (
@@ -15,9 +16,11 @@ from .particles import (
     simulate_particles,
     sinkhorn_plan,
 )
+from .phase import PhaseDiagram, phase_diagram
 from .propagate import propagate
 from .solve import solve
 from .spectrum import Regime, Spectrum, classify, spectrum
+from .sweep import sweep
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .trajectory import Trajectory, TrajectoryError
 from .variants import Head, Param, Variant, variants
@@ -25,8 +28,9 @@ from .variants import Head, Param, Variant, variants
 __version__ = "0.1.0"
 
 __all__ = [
-    "Attention", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param",
-    "ParticleOverflowError", "ParticleTrajectory", "Regime", "Spectrum", "Step", "Trajectory",
+    "Attention", "BatchResult", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param",
+    "ParticleOverflowError", "ParticleTrajectory", "PhaseDiagram", "Regime", "Spectrum", "Step", "Trajectory",
     "TrajectoryError", "Variant", "__version__", "attention", "classify", "derive", "particle_velocity",
-    "propagate", "simulate_particles", "sinkhorn_plan", "softmax_blowup_time", "solve", "spectrum", "variants",
+    "phase_diagram", "propagate", "simulate_particles", "sinkhorn_plan", "softmax_blowup_time", "solve",
+    "solve_batch", "spectrum", "sweep", "variants",
 ]

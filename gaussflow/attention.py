@@ -55,6 +55,10 @@ class Attention:
             α̇ = Γ(α).
         Sigma_dot : ndarray, shape (d, d)
             Σ̇ = JΣ + ΣJᵀ, J = ∂Γ/∂x (exactly symmetric).
+
+        For variants that do not close (sigmoid, unnormalized) this is the Gaussian-projection
+        closure α̇ = E[Γ(X)], Σ̇ = E[(X−α)Γ(X)ᵀ] + transpose, X ~ N(α, Σ) — an approximation
+        (closed form for unnormalized, cubature otherwise; see :mod:`gaussflow.projection`).
         """
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
@@ -63,10 +67,10 @@ class Attention:
     def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`moment_rhs` without validation (for integrators that own their state)."""
         fn = self._compiled.moments
-        if fn is None:
-            cert = self.closure.certificate
-            reason = cert.statement if cert is not None else "Γ is not affine"
-            raise ValueError(f"variant {self.name!r} does not preserve Gaussians ({reason})")
+        if fn is None:  # Γ not affine: the Gaussian-projection closure (an approximation; see .projection)
+            from .projection import projection_closure
+
+            return projection_closure(self)(alpha, Sigma)
         m, S = fn(alpha[:, None], Sigma, *self._prepared)
         return np.asarray(m, dtype=float).reshape(self.d), S
 

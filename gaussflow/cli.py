@@ -264,13 +264,17 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--residual", action="store_true")
     ps.add_argument("--feedforward", action="store_true")
     ps.add_argument("--t-end", type=float, default=5.0, help="final time (default 5)")
-    ps.add_argument("--samples", type=int, default=0, help="number of equally spaced output times (default: solver steps)")
+    ps.add_argument("--samples", type=int, default=0,
+                    help="number of equally spaced output times (default: the solver's steps)")
     ps.add_argument("--form", choices=["full", "factor"], default=None)
     ps.add_argument("--rtol", type=float, default=1e-10)
     ps.add_argument("--plot", help="write eigenvalue (and unit-disk for d = 2) plot to this PNG")
     ps.add_argument("--save", help="write the trajectory (.npz + JSON metadata)")
     ps.add_argument("--force", action="store_true", help="overwrite existing files")
     ps.set_defaults(func=_cmd_solve)
+    from .phase import add_parser as add_phase_diagram
+
+    add_phase_diagram(sub)
     for add in _EXTRA:
         add(sub)
     return p

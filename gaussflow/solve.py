@@ -46,6 +46,7 @@ from scipy.integrate import OdeSolver, solve_ivp
 from ._checks import as_array, check_cov, check_mean
 from .attention import Attention
 from .gaussian import Gaussian
+from .projection import ProjectionDivergence
 from .trajectory import Trajectory
 
 #: ODE methods accepted by name (scipy.integrate.solve_ivp's); an OdeSolver subclass also works
@@ -78,12 +79,19 @@ class _Kernels:
         prepared = tuple(getattr(attn, "_prepared", ()))
         self.d = attn.d
         self._moments = compiled.moments
+        self._projection = None
+        if compiled.moments is None:  # non-closing variant: Gaussian-projection closure (approximation)
+            from .projection import projection_closure
+
+            self._projection = projection_closure(attn)
         self._jacobian = compiled.jacobian
         self._velocity = compiled.velocity
         self._prepared = prepared
 
     def moments(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(α̇ (d,), Σ̇ (d, d)) = (Γ(α), JΣ + ΣJᵀ)."""
+        """(α̇ (d,), Σ̇ (d, d)) = (Γ(α), JΣ + ΣJᵀ), or the projected E[Γ(X)], E[(X−α)Γ(X)ᵀ] + transpose."""
+        if self._projection is not None:
+            return self._projection(alpha, Sigma)
         assert self._moments is not None
         m, S = self._moments(alpha[:, None], Sigma, *self._prepared)
         return np.asarray(m, dtype=float).reshape(self.d), np.asarray(S, dtype=float)
@@ -123,9 +131,6 @@ def _attention_at(attn: Any, d: int, where: str = "attn") -> Callable[[float], A
                              f"{label} is {type(a).__name__}")
         if a.d != d:
             raise ValueError(f"{label} has d = {a.d} but `law0` has d = {d}")
-        if not a.preserves_gaussian:
-            raise ValueError(f"{label} uses variant {a.name!r}, which does not preserve Gaussians: it has no "
-                             "closed moment equations (see its `closure.certificate`)")
         return a
 
     if isinstance(attn, Attention):
@@ -237,6 +242,7 @@ class _System:
         self.time_dependent = time_dependent
         self.nfev = 0
         self.error: str | None = None
+        self.diverged: str | None = None
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
@@ -250,6 +256,10 @@ class _System:
         self.nfev += 1
         try:
             dy = self.form.rhs(self.attn_at(t), y)
+        except ProjectionDivergence as exc:
+            self.diverged = f"{exc} (at t = {t:.10g})"
+            self.error = self.diverged
+            dy = np.full_like(y, np.nan)
         except (np.linalg.LinAlgError, FloatingPointError, OverflowError, ZeroDivisionError) as exc:
             self.error = f"{type(exc).__name__} in the moment RHS at t = {t:.10g}: {exc}"
             dy = np.full_like(y, np.nan)
@@ -482,13 +492,23 @@ def solve(
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
     rank = numerical_rank(Sigma0)
     form_name = _form_name(form, rank, d)
+    closure_kind = "exact"
+    if not first.preserves_gaussian:
+        # Γ is not affine: no J, so the factor form does not apply; the moments are projected
+        if form == "factor":
+            raise ValueError(f"`form` = 'factor' needs a Gaussian-preserving variant; {first.name!r} does not "
+                             "close (its Gaussian-projection closure is integrated in the full form)")
+        form_name = "full"
+        from .projection import projection_closure
+
+        closure_kind = f"Gaussian projection (approximation): {projection_closure(first).info}"
     layout = FORMS[form_name](alpha0, Sigma0)
 
     solver_meta: dict[str, Any] = {
         "method": method_name, "rtol": rtol_v, "atol": atol_v, "form": form_name, "rank": rank,
         "t_span": [t0, t1], "t_eval": None if te is None else int(te.size),
         "blowup_threshold": R, "stationary_tol": tol, "max_nfev": int(max_nfev),
-        "time_dependent": time_dependent,
+        "time_dependent": time_dependent, "closure": closure_kind,
     }
     meta = {"variant": first.name, "params": dict(first.params), "solver": solver_meta}
     system = _System(attn_at, layout, time_dependent)
@@ -556,6 +576,11 @@ def _integrate(
 
         if sol.status == 0:
             return finish("ok", f"reached t = {t1:.10g} ({system.nfev} RHS evaluations)")
+
+        if sol.status == -1 and system.diverged:
+            t_last = float(ts[-1][-1]) if ts[-1].size else t_cur
+            return finish("blowup", "the Gaussian-projection closure diverges: " + system.diverged
+                          + f"; the projected moments are infinite beyond t ≈ {t_last:.10g}", t_last)
 
         if sol.status == -1:
             msg = f"ODE solver {meta['solver']['method']} failed: {sol.message}"

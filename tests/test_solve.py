@@ -331,3 +331,16 @@ def test_spectral_hooks_delegate_to_spectrum_module() -> None:
     spec = traj.spectrum()
     assert isinstance(spec, spectrum_mod.Spectrum)
     assert isinstance(traj.classify(), spectrum_mod.Regime)
+
+
+def test_unnormalized_projection_diverges_where_the_gaussian_integral_does() -> None:
+    """d = 1, A = a, V = 1, α = 0: the projected moments E[Γ(X)], E[(X−α)Γ(X)] are finite only while
+    1/σ² − a²σ² > 0 (Σ⁻¹ − AᵀΣA ≻ 0); σ² grows, so solve() must stop at σ² = 1/a with status blowup."""
+    a = 0.5
+    att = gf.attention("unnormalized", A=[[a]], V=[[1.0]])
+    traj = gf.solve(att, gf.Gaussian([0.0], [[0.5]]), (0.0, 50.0))
+    assert traj.status == "blowup" and "diverges" in traj.message
+    assert np.all(np.isfinite(traj.cov))
+    sigma_end = traj.cov[-1, 0, 0]
+    assert 1 - a**2 * sigma_end**2 == pytest.approx(0.0, abs=1e-4)  # reached the boundary σ² = 1/a
+    assert "Gaussian projection" in traj.solver["closure"]

@@ -54,7 +54,7 @@ LAW = gf.Gaussian([0.1, -0.2], [[1.0, 0.2], [0.2, 0.5]])
         ({"attn": lambda t: 3.0}, "attn"),
         ({"attn": lambda: ATT}, "attn"),  # not callable as attn(t)
         ({"attn": gf.attention("softmax", A=np.eye(3), V=np.eye(3))}, "law0"),  # d mismatch
-        ({"attn": gf.attention("sigmoid", A=np.eye(2), V=np.eye(2))}, "attn"),  # not closed
+        ({"attn": gf.attention("sigmoid", A=np.eye(2), V=np.eye(2)), "form": "factor"}, "form"),  # no J
     ],
 )
 def test_bad_input_names_the_argument(kwargs: dict[str, Any], named: str) -> None:

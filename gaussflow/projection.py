@@ -1,0 +1,841 @@
+r"""Gaussian-projection closure for attention variants that do not preserve Gaussians.
+
+For any velocity field Γ = Γ[N(α, Σ)] the *Gaussian projection* keeps the first two moments
+of the exact flow at the current Gaussian (MATH §3):
+
+    α̇ = E[Γ(X)],    Σ̇ = E[(X − α) Γ(X)ᵀ] + E[Γ(X) (X − α)ᵀ],    X ~ N(α, Σ).
+
+For closing variants (Γ affine) this *is* the closure; for ``sigmoid`` and ``unnormalized``
+it is an approximation (the law leaves the Gaussian family and only its mean and covariance
+are followed).  Two evaluation paths:
+
+* :func:`projection_rhs` — cubature on N(α, Σ): nodes ``α + Σ^{1/2} z`` (PSD square root by
+  ``eigh``, so singular Σ integrates over range(Σ)) with a standard-normal rule for ``z``:
+  tensor Gauss–Hermite (probabilists') in low dimension, a Smolyak sparse grid of
+  Gauss–Hermite rules, or the 2d+1-point unscented rule (degree 3).  Works for every variant.
+* :func:`unnormalized_projection_rhs` — closed form for ``unnormalized`` attention, whose
+  velocity is exp-quadratic × polynomial.  The Gaussian-integral rule
+
+      E[e^{½XᵀGX + hᵀX} p(X)] = Z · E_{N(m̃, S̃)}[p],   S̃ = (I − ΣG)⁻¹Σ,  m̃ = (I − ΣG)⁻¹(α + Σh),
+      Z = det(I − ΣG)^{−1/2} exp(f(α) + ½ gᵀS̃g),   f(x) = ½xᵀGx + hᵀx,  g = ∇f(α) = Gα + h,
+
+  is *derived* here with SymPy (completing the square on matrix symbols) and applied to the
+  velocity of the derived :class:`~gaussflow.symbolic.Closure`; the NumPy right-hand side is
+  printed by :mod:`gaussflow.codegen`'s matrix printer.  It is finite only while
+  Σ⁻¹ − G ≻ 0, i.e. λ_min(I − Σ^{1/2}GΣ^{1/2}) > 0 (:meth:`ProjectionRHS.divergence_margin`);
+  beyond, :class:`ProjectionDivergence` is raised.
+
+:func:`projection_closure` picks the closed form for ``unnormalized`` and cubature otherwise.
+
+References
+----------
+.. [1] E. Novak, K. Ritter, "Simple cubature formulas with high polynomial exactness",
+   Constr. Approx. 15 (1999) 499–522 (Smolyak exactness 2(q − d) + 1).
+.. [2] S. J. Julier, J. K. Uhlmann, "Unscented filtering and nonlinear estimation",
+   Proc. IEEE 92 (2004) 401–422.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy as sp
+from numpy.polynomial.hermite_e import hermegauss
+from sympy.matrices.expressions import MatrixExpr
+
+from ._checks import check_cov, check_mean
+from .symbolic.core import I, Sigma, alpha, d, mdiff, scalar_grad, symmetrize, x
+from .symbolic.steps import Step, tex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .attention import Attention
+    from .symbolic.closure import Closure
+
+__all__ = [
+    "RULES",
+    "ExpQuadraticRule",
+    "ProjectionDivergence",
+    "ProjectionInfo",
+    "ProjectionRHS",
+    "UnnormalizedProjection",
+    "cubature_rule",
+    "derive_exp_quadratic_rule",
+    "derive_unnormalized_projection",
+    "divergence_margin",
+    "gaussian_polynomial_expectation",
+    "projection_closure",
+    "projection_rhs",
+    "projection_steps",
+    "unnormalized_projection_rhs",
+]
+
+#: default polynomial degree of exactness of the tensor rule, by dimension (points per axis = (deg + 1)/2;
+#: 40, 24, 12, 8, 5, 4, 3, 3 points per axis: at most ~6600 nodes); ``rule="auto"`` uses it for d ≤ 8
+TENSOR_DEFAULT_DEGREE = {1: 79, 2: 47, 3: 23, 4: 15, 5: 9, 6: 7, 7: 5, 8: 5}
+#: default degree of the Smolyak sparse grid (not used by ``auto``: its large negative weights make it
+#: inaccurate for sigmoid-type integrands, e.g. E[σ(3cᵀz + 0.3)] off by 0.1 in d = 5 at degree 13)
+SMOLYAK_DEFAULT_DEGREE = 5
+
+
+class ProjectionDivergence(ValueError):
+    """The Gaussian integral defining the projected moments diverges.
+
+    Attributes
+    ----------
+    reason : str
+        Plain-language explanation (the finiteness condition and its value).
+    margin : float
+        λ_min(I − Σ^{1/2}GΣ^{1/2}) at the offending state (≤ 0, or too small to trust).
+    """
+
+    def __init__(self, reason: str, margin: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.margin = float(margin)
+
+
+@dataclass(frozen=True)
+class ProjectionInfo:
+    """Which projection was used (for reports).
+
+    Attributes
+    ----------
+    variant : str
+    method : str
+        ``"closed-form"`` or ``"cubature"``.
+    rule : str
+        Cubature rule name (a key of :data:`RULES`) or ``"exp-quadratic"``.
+    degree : int or None
+        Polynomial degree of exactness of the cubature rule in z ~ N(0, I) (None for closed form).
+    n_points : int
+        Velocity evaluations per right-hand side (0 for closed form).
+    exact : bool
+        True when the variant preserves Gaussians, so the projection is the exact closure.
+    """
+
+    variant: str
+    method: str
+    rule: str
+    degree: int | None
+    n_points: int
+    exact: bool
+
+    def __str__(self) -> str:
+        kind = "exact closure" if self.exact else "Gaussian-projection approximation"
+        if self.method == "closed-form":
+            how = "closed form (exp-quadratic Gaussian integral, derived symbolically)"
+        else:
+            kind_ = {"tensor": "tensor Gauss–Hermite", "smolyak": "Smolyak sparse-grid Gauss–Hermite"}
+            how = f"{kind_.get(self.rule, self.rule)} cubature of degree {self.degree} ({self.n_points} nodes)"
+        return f"{self.variant}: {kind}, {how}"
+
+
+@dataclass(frozen=True, eq=False)
+class ProjectionRHS:
+    """Projected moment right-hand side ``(alpha (d,), Sigma (d, d)) -> (alpha_dot (d,), Sigma_dot (d, d))``.
+
+    Calling it does not validate (integrators own their state); :meth:`checked` does.
+    Σ̇ is returned exactly symmetric (``P + P.T``).
+
+    Attributes
+    ----------
+    info : ProjectionInfo
+    d : int
+    source : str
+        Generated NumPy source of the closed form ("" for cubature).
+    """
+
+    info: ProjectionInfo
+    d: int
+    _fn: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = field(repr=False)
+    _margin: Callable[[np.ndarray, np.ndarray], float] | None = field(default=None, repr=False)
+    source: str = field(default="", repr=False)
+
+    def __call__(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._fn(np.asarray(alpha, dtype=float), np.asarray(Sigma, dtype=float))
+
+    def checked(self, alpha: Any, Sigma: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`__call__` after validating ``alpha`` (d,) and ``Sigma`` (d, d) symmetric PSD."""
+        return self._fn(check_mean("alpha", alpha, self.d), check_cov("Sigma", Sigma, self.d))
+
+    def divergence_margin(self, alpha: Any, Sigma: Any) -> float:
+        """λ_min(I − Σ^{1/2}GΣ^{1/2}) (closed form; > 0 ⇔ finite), ``+inf`` for cubature.
+
+        Smooth in (α, Σ) away from eigenvalue crossings, so a solver can use it as an event."""
+        if self._margin is None:
+            return math.inf
+        return self._margin(np.asarray(alpha, dtype=float), np.asarray(Sigma, dtype=float))
+
+
+# =========================================================================== cubature rules
+
+
+@functools.lru_cache(maxsize=64)
+def _gh(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n-point probabilists' Gauss–Hermite rule for N(0, 1) (exact to degree 2n − 1)."""
+    z, w = hermegauss(n)
+    return z, w / math.sqrt(2 * math.pi)
+
+
+def _points_for(degree: int) -> int:
+    return max(1, (degree + 2) // 2)  # smallest n with 2n − 1 ≥ degree
+
+
+def _tensor(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, int]:
+    n = _points_for(degree)
+    z, w = _gh(n)
+    Z = np.stack(np.meshgrid(*([z] * d), indexing="ij"), axis=-1).reshape(-1, d)
+    W = functools.reduce(np.multiply.outer, [w] * d).reshape(-1)
+    return Z, W, 2 * n - 1
+
+
+def _smolyak(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Smolyak combination A(q, d) = Σ_{q−d+1 ≤ |i| ≤ q} (−1)^{q−|i|} C(d−1, q−|i|) ⊗_j U^{i_j}
+    with U^i the i-point Gauss–Hermite rule; exact for total degree 2(q − d) + 1 [1]_."""
+    k = degree // 2  # smallest k with 2k + 1 ≥ degree
+    q = d + k
+    acc: dict[tuple[float, ...], float] = {}
+    for idx in itertools.product(range(1, k + 2), repeat=d):
+        s = sum(idx)
+        if not q - d + 1 <= s <= q:
+            continue
+        c = (-1) ** (q - s) * math.comb(d - 1, q - s)
+        rules = [_gh(i) for i in idx]
+        for combo in itertools.product(*[range(i) for i in idx]):
+            node = tuple(round(float(r[0][j]), 14) + 0.0 for r, j in zip(rules, combo, strict=True))
+            wt = c * math.prod(float(r[1][j]) for r, j in zip(rules, combo, strict=True))
+            acc[node] = acc.get(node, 0.0) + wt
+    nodes = [(n, w) for n, w in acc.items() if w != 0.0]
+    Z = np.array([n for n, _ in nodes], dtype=float).reshape(-1, d)
+    W = np.array([w for _, w in nodes], dtype=float)
+    return Z, W, 2 * k + 1
+
+
+def _unscented(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """2d + 1 points: 0 (weight κ/(d + κ)) and ±√(d + κ) e_i (weight 1/(2(d + κ))),
+    κ = max(3 − d, 0) (matches E[z_i⁴] = 3 for d ≤ 3, keeps weights ≥ 0) [2]_; degree 3."""
+    if degree > 3:
+        raise ValueError(f"`degree` must be ≤ 3 for the unscented rule; got {degree}")
+    kappa = max(3 - d, 0)
+    r = math.sqrt(d + kappa)
+    E = np.eye(d)
+    Z = np.concatenate([np.zeros((1, d)), r * E, -r * E]) if kappa else np.concatenate([r * E, -r * E])
+    w = np.full(2 * d, 1.0 / (2 * (d + kappa)))
+    W = np.concatenate([[kappa / (d + kappa)], w]) if kappa else w
+    return Z, W, 3
+
+
+def _symmetric5(d: int, degree: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Fully symmetric degree-5 rule, 2d² + 1 points: 0, ±√3 e_i, ±√3 e_i ± √3 e_j (i < j) with
+    weights 1 + (d² − 7d)/18, (4 − d)/18, 1/36 (moment equations E[z_i²] = 1, E[z_i⁴] = 3,
+    E[z_i²z_j²] = 1 solved with r² = 3; Stroud 1971, rule E_n^{r²} 5-2 type)."""
+    if degree > 5:
+        raise ValueError(f"`degree` must be ≤ 5 for the symmetric5 rule; got {degree}")
+    r = math.sqrt(3.0)
+    E = np.eye(d)
+    pts = [np.zeros(d)] + [s * r * E[i] for i in range(d) for s in (1, -1)]
+    wts = [1 + (d * d - 7 * d) / 18] + [(4 - d) / 18] * (2 * d)
+    for i, j in itertools.combinations(range(d), 2):
+        for si, sj in itertools.product((1, -1), repeat=2):
+            pts.append(r * (si * E[i] + sj * E[j]))
+            wts.append(1 / 36)
+    return np.array(pts).reshape(-1, d), np.array(wts), 5
+
+
+#: name → builder ``(d, degree) -> (nodes (m, d), weights (m,), achieved degree)`` for N(0, I)
+RULES: dict[str, Callable[[int, int], tuple[np.ndarray, np.ndarray, int]]] = {
+    "tensor": _tensor,
+    "smolyak": _smolyak,
+    "unscented": _unscented,
+    "symmetric5": _symmetric5,
+}
+
+
+def _default(d: int, rule: str) -> tuple[str, int]:
+    if rule == "auto":
+        rule = "tensor" if d in TENSOR_DEFAULT_DEGREE else "symmetric5"
+    if rule == "tensor":
+        return rule, TENSOR_DEFAULT_DEGREE.get(d, 5)
+    if rule == "smolyak":
+        return rule, SMOLYAK_DEFAULT_DEGREE
+    return rule, 5 if rule == "symmetric5" else 3
+
+
+def cubature_rule(d: int, rule: str = "auto", degree: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cubature nodes and weights for the standard normal N(0, I_d).
+
+    Parameters
+    ----------
+    d : int
+        Dimension ≥ 1.
+    rule : {"auto", "tensor", "smolyak", "unscented", "symmetric5"}
+        ``"auto"``: tensor Gauss–Hermite for d ≤ 8 (:data:`TENSOR_DEFAULT_DEGREE`: degree
+        79/47/23/15/9/7/5/5 in d = 1..8), the degree-5 fully symmetric rule (2d² + 1 nodes) beyond.
+        ``"smolyak"``: Smolyak sparse grid of Gauss–Hermite rules (degree 2k + 1; default 5);
+        ``"unscented"``: 2d + 1 nodes, degree 3.
+    degree : int, optional
+        Requested polynomial degree of exactness (rounded up to the next odd degree; the fixed
+        rules reject a higher degree than theirs).
+
+    Returns
+    -------
+    nodes : ndarray, shape (m, d)
+    weights : ndarray, shape (m,)
+        Σ_k w_k p(z_k) = E[p(Z)] for every polynomial p of total degree ≤ ``achieved``
+        (tensor: of degree ≤ ``achieved`` in each coordinate). Smolyak weights can be negative.
+    achieved : int
+    """
+    if not isinstance(d, int | np.integer) or d < 1:
+        raise ValueError(f"`d` must be a positive integer; got {d!r}")
+    if rule != "auto" and rule not in RULES:
+        raise ValueError(f"unknown cubature `rule` {rule!r}; valid: auto, {', '.join(RULES)}")
+    name, default = _default(int(d), rule)
+    if degree is None:
+        degree = default
+    if not isinstance(degree, int | np.integer) or degree < 1:
+        raise ValueError(f"`degree` must be a positive integer; got {degree!r}")
+    Z, W, achieved = RULES[name](int(d), int(degree))
+    return Z, W, achieved
+
+
+def _velocity_fn(attn: Attention) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Γ[N(α, Σ)] at the rows of ``X`` (m, d), unchecked (the generated code of the closure,
+    the same function :meth:`Attention.velocity` calls after validation)."""
+    vel = attn.closure.compile().velocity
+    prepared = attn._prepared
+    dd = attn.d
+
+    def f(X: np.ndarray, a: np.ndarray, S: np.ndarray) -> np.ndarray:
+        out = vel(X.T, a[:, None], S, *prepared)
+        return np.broadcast_to(np.asarray(out, dtype=float), (dd, X.shape[0]))
+
+    return f
+
+
+def _sqrt_psd(S: np.ndarray) -> np.ndarray:
+    w, U = np.linalg.eigh(0.5 * (S + S.T))
+    return (U * np.sqrt(np.clip(w, 0.0, None))) @ U.T
+
+
+def projection_rhs(attn: Attention, *, rule: str = "auto", degree: int | None = None) -> ProjectionRHS:
+    """Gaussian-projection moment RHS by cubature (any variant).
+
+    .. math::
+        \\dot\\alpha = \\sum_k w_k \\Gamma(x_k),\\quad
+        \\dot\\Sigma = P + P^\\top,\\ P = \\Sigma^{1/2} \\sum_k w_k z_k \\Gamma(x_k)^\\top,\\quad
+        x_k = \\alpha + \\Sigma^{1/2} z_k,
+
+    with (z_k, w_k) from :func:`cubature_rule`. Exact (to rounding) for closing variants as soon
+    as the rule has degree ≥ 2 (Γ affine ⇒ the integrands are polynomials of degree ≤ 2); for
+    ``sigmoid`` and ``unnormalized`` an approximation of the projection whose error decays with
+    the degree (``auto``: tensor Gauss–Hermite of degree 79/47/23/15/9/7/5/5 in d = 1..8, the
+    degree-5 symmetric rule for d > 8; ``rhs.info`` states the rule and degree used).
+
+    Parameters
+    ----------
+    attn : Attention
+    rule : {"auto", "tensor", "smolyak", "unscented", "symmetric5"}
+    degree : int, optional
+        Polynomial degree of exactness of the rule (see :func:`cubature_rule`).
+
+    Returns
+    -------
+    ProjectionRHS
+        ``rhs(alpha (d,), Sigma (d, d)) -> (alpha_dot (d,), Sigma_dot (d, d))``; Σ may be singular.
+    """
+    Z, W, achieved = cubature_rule(attn.d, rule, degree)
+    name = _default(attn.d, rule)[0]
+    vel = _velocity_fn(attn)
+    WZ = Z * W[:, None]
+
+    def fn(a: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        H = _sqrt_psd(S)
+        G = vel(a[None, :] + Z @ H, a, S)  # (d, m); H symmetric so rows of Z @ H are H z_k
+        adot = G @ W
+        P = H @ (WZ.T @ G.T)
+        return adot, P + P.T
+
+    info = ProjectionInfo(attn.name, "cubature", name, achieved, len(W), attn.preserves_gaussian)
+    return ProjectionRHS(info, attn.d, fn)
+
+
+# =========================================================================== symbolic: the exp-quadratic rule
+
+_G = sp.MatrixSymbol("G", d, d)
+_h = sp.MatrixSymbol("h", d, 1)
+_z = sp.MatrixSymbol("z", d, 1)
+_w = sp.MatrixSymbol("w", d, 1)
+_Pt = sp.MatrixSymbol(r"\tilde{P}", d, d)
+_H = sp.MatrixSymbol("H", d, d)  # Σ^{1/2}
+_Binv = sp.MatrixSymbol("Binv", d, d)  # (I − Σ^{1/2} G Σ^{1/2})⁻¹
+_logdet = sp.Symbol("logdetB")  # log det(I − Σ^{1/2} G Σ^{1/2})
+_St = sp.MatrixSymbol("St", d, d)
+_dt = sp.MatrixSymbol("delta", d, 1)  # m̃ − α = S̃g
+_Zs = sp.Symbol("Z", positive=True)
+
+
+def _canon_traces(e: sp.Expr) -> sp.Expr:
+    """Fully expand a scalar built from traces of 1×1 matrix products and orient every trace
+    canonically (tr(M) = tr(Mᵀ) for 1×1 M), so equal quadratic forms compare equal."""
+    e = sp.expand(e)
+
+    def orient(t: sp.Trace) -> sp.Basic:
+        arg = sp.expand(t.arg.doit())
+        if isinstance(arg, sp.MatAdd):
+            return sp.Add(*[orient(sp.Trace(a)) for a in arg.args])
+        c, mats = arg.as_coeff_matrices() if isinstance(arg, sp.MatMul) else (1, [arg])
+        known = frozenset({_G, _Pt, _Binv, _H, _St})
+        m = symmetrize(sp.MatMul(*mats).doit(), known)
+        mt = symmetrize(sp.Transpose(m).doit(), known)
+        return c * sp.Trace(min(m, mt, key=sp.srepr))
+
+    prev = None
+    while prev != e:
+        prev = e
+        e = sp.expand(e.replace(lambda t: isinstance(t, sp.Trace), orient))
+    return e
+
+
+@dataclass(frozen=True)
+class ExpQuadraticRule:
+    """E[e^{f(X)} p(X)] = Z · E_{N(m̃, S̃)}[p], X ~ N(α, Σ), f(x) = ½xᵀGx + hᵀx, G symmetric.
+
+    Attributes (SymPy, in the matrix symbols ``alpha``, ``Sigma``, ``G``, ``h``)
+    ----------
+    g : MatrixExpr (d, 1)
+        ∇f(α) = Gα + h.
+    S_tilde : MatrixExpr (d, d)
+        (I − ΣG)⁻¹Σ — equal to (Σ⁻¹ − G)⁻¹ when Σ is invertible, defined for singular Σ.
+    m_tilde : MatrixExpr (d, 1)
+        α + S̃g = (I − ΣG)⁻¹(α + Σh).
+    log_Z : sp.Expr
+        f(α) + ½gᵀS̃g − ½ log det(I − ΣG).
+    S_tilde_sym : MatrixExpr
+        Σ^{1/2}(I − Σ^{1/2}GΣ^{1/2})⁻¹Σ^{1/2} = S̃ (symmetric form used numerically).
+    steps : tuple[Step, ...]
+    """
+
+    g: MatrixExpr
+    S_tilde: MatrixExpr
+    m_tilde: MatrixExpr
+    log_Z: sp.Expr
+    S_tilde_sym: MatrixExpr
+    steps: tuple[Step, ...]
+
+
+def _check_zero(e: sp.Basic, what: str) -> None:
+    e = e.doit() if hasattr(e, "doit") else e
+    if isinstance(e, sp.MatrixExpr):
+        e = sp.expand(e)
+        if not (isinstance(e, sp.ZeroMatrix) or e == 0):
+            raise AssertionError(f"symbolic check failed ({what}): residual {e}")
+        return
+    if _canon_traces(e) != 0:  # pragma: no cover - a SymPy regression would land here
+        raise AssertionError(f"symbolic check failed ({what}): residual {_canon_traces(e)}")
+
+
+@functools.lru_cache(maxsize=1)
+def derive_exp_quadratic_rule() -> ExpQuadraticRule:
+    """Derive the exp-quadratic Gaussian-integral rule by completing the square.
+
+    Steps (each checked by SymPy on matrix symbols, not typed as a result):
+
+    1. X = α + z, z ~ N(0, Σ): the log-integrand −½zᵀΣ⁻¹z + f(α + z) is quadratic in z;
+       read its gradient g = ∇_z|₀ and Hessian −P̃ (P̃ = Σ⁻¹ − G) off by differentiation.
+    2. Stationary point z* = P̃⁻¹g; the value there is f(α) + ½gᵀP̃⁻¹g (substituted and
+       simplified with Σ⁻¹ = P̃ + G), so the integrand is e^{f(α) + ½gᵀP̃⁻¹g} N(z; z*, P̃⁻¹)
+       up to the ratio of Gaussian normalizations det(ΣP̃)^{−1/2}.
+    3. Σ⁻¹-free: P̃ = Σ⁻¹(I − ΣG) (checked by expansion) ⇒ P̃⁻¹ = (I − ΣG)⁻¹Σ and
+       det(ΣP̃) = det(I − ΣG); symmetric form Σ^{1/2}(I − Σ^{1/2}GΣ^{1/2})⁻¹Σ^{1/2} (push-through).
+    """
+    sym = frozenset({_G, _Pt})
+    Si = sp.Inverse(Sigma)
+    f = lambda v: sp.Trace(v.T * _G * v) / 2 + sp.Trace(_h.T * v)  # noqa: E731
+    log_int = -sp.Trace(_z.T * Si * _z) / 2 + f(alpha + _z)
+    grad = symmetrize(scalar_grad(sp.expand(log_int), _z).doit(), sym | {Si})
+    grad = sp.expand(grad).doit()
+    g = symmetrize(grad.subs(_z, sp.ZeroMatrix(d, 1)).doit(), sym)
+    hess = symmetrize(sp.expand(mdiff(grad, _z).doit()), sym)  # denominator layout; symmetric here
+    _check_zero(hess - (_G - Si), "Hessian of the log-integrand = −(Σ⁻¹ − G)")
+    _check_zero(sp.expand(g - (_G * alpha + _h)), "gradient at z = 0 equals ∇f(α) = Gα + h")
+    # stationary point and value (quadratic ⇒ exact Taylor expansion around z*)
+    zstar = sp.Inverse(_Pt) * g
+    _check_zero(sp.expand((grad.subs(_z, zstar).doit()).subs(Si, _Pt + _G)).doit(), "∇ = 0 at z* = P̃⁻¹g")
+    value = log_int.subs(_z, zstar).doit()
+    value = value.subs(Si, _Pt + _G)
+    claimed = f(alpha) + sp.Trace(g.T * sp.Inverse(_Pt) * g) / 2
+    _check_zero(_canon_traces(value.doit()) - _canon_traces(claimed.doit()), "value at z*: f(α) + ½gᵀP̃⁻¹g")
+    # Σ⁻¹-free forms
+    _check_zero(sp.expand(Si * (I - Sigma * _G)).doit() - (Si - _G), "Σ⁻¹ − G = Σ⁻¹(I − ΣG)")
+    S_tilde = sp.Inverse(Si * (I - Sigma * _G)).doit()
+    det_ratio = sp.Determinant(sp.MatMul(Sigma, Si, I - Sigma * _G).doit()).doit()
+    push = sp.expand((I - _H * _H * _G) * _H - _H * (I - _H * _G * _H))
+    _check_zero(push, "(I − ΣG)Σ^{1/2} = Σ^{1/2}(I − Σ^{1/2}GΣ^{1/2}) with Σ = (Σ^{1/2})²")
+    S_sym = _H * sp.Inverse(I - _H * _G * _H) * _H
+    m_tilde = alpha + S_tilde * g
+    log_Z = f(alpha) + sp.Trace(g.T * S_tilde * g) / 2 - sp.log(det_ratio) / 2
+    fa = tex(f(alpha))
+    steps = (
+        Step(
+            "Exp-quadratic integrand",
+            r"\mathbb E\big[e^{f(X)}p(X)\big],\ X\sim\mathcal N(\alpha,\Sigma),\quad f(x) = "
+            + tex(f(x)) + r",\quad X = \alpha + z",
+            "G symmetric; the velocity of unnormalized attention has this form",
+        ),
+        Step(
+            "Log-integrand in z",
+            rf"-\tfrac12 z^\top\Sigma^{{-1}}z + f(\alpha+z):\quad \nabla_z\big|_{{z=0}} = g := {tex(g)},"
+            rf"\quad \nabla_z^2 = {tex(hess)} =: -\tilde P",
+            "quadratic in z: gradient and Hessian read off by SymPy",
+        ),
+        Step(
+            "Completing the square",
+            rf"z^* = \tilde P^{{-1}} g,\quad -\tfrac12 z^{{*\top}}\Sigma^{{-1}}z^* + f(\alpha+z^*) = {fa}"
+            r" + \tfrac12 g^\top\tilde P^{-1}g",
+            r"substituted and simplified with $\Sigma^{-1} = \tilde P + G$ (SymPy)",
+        ),
+        Step(
+            "Tilted Gaussian",
+            r"e^{f(\alpha+z)}\mathcal N(z;0,\Sigma) = Z\,\mathcal N(z; \tilde S g, \tilde S),\quad"
+            rf" \tilde S = \tilde P^{{-1}} = {tex(S_tilde)},\quad \tilde m = \alpha + \tilde S g",
+            r"$\tilde P = \Sigma^{-1}(I - \Sigma G)$, so no $\Sigma^{-1}$ remains: valid for singular Σ",
+        ),
+        Step(
+            "Normalization",
+            rf"Z = \det(\Sigma\tilde P)^{{-1/2}} e^{{{fa} + \frac12 g^\top\tilde S g}},\quad"
+            rf" \det(\Sigma\tilde P) = {tex(det_ratio)}",
+            r"finite iff $\tilde P \succ 0$ on range(Σ), i.e. $\lambda_{\min}(I - \Sigma^{1/2}G\Sigma^{1/2}) > 0$",
+        ),
+        Step(
+            "Symmetric form",
+            rf"\tilde S = {tex(S_sym.subs(_H, sp.MatPow(Sigma, sp.S.Half)))},\quad"
+            r" \det(I-\Sigma G) = \det(I - \Sigma^{1/2}G\Sigma^{1/2})",
+            "push-through identity (checked by SymPy) and Sylvester's determinant identity",
+        ),
+    )
+    return ExpQuadraticRule(g, S_tilde, m_tilde, log_Z, S_sym, steps)
+
+
+def gaussian_polynomial_expectation(expr: MatrixExpr, v: sp.MatrixSymbol, m: MatrixExpr, S: MatrixExpr) -> MatrixExpr:
+    """E[expr(V)] for V ~ N(m, S), ``expr`` a matrix polynomial of degree ≤ 2 in ``v``.
+
+    Substitutes V = m + W, expands, and uses E[W] = 0, E[W Wᵀ] = S (terms with W and Wᵀ
+    adjacent); any other degree-2 pattern or degree > 2 raises ``NotImplementedError``.
+    """
+    e = sp.expand(expr.subs(v, m + _w).doit())
+    terms = e.args if isinstance(e, sp.MatAdd) else (e,)
+    out: list[sp.Basic] = []
+    for t in terms:
+        coeff, mats = t.as_coeff_matrices() if isinstance(t, sp.MatMul) else (sp.S.One, (t,))
+        if coeff.has(_w):
+            raise NotImplementedError(f"scalar factor depends on the integration variable: {t}")
+        mats = list(mats)
+        pos = [i for i, f in enumerate(mats) if f.has(_w)]
+        if not pos:
+            out.append(t)
+            continue
+        if len(pos) == 1:
+            continue  # E[W] = 0
+        if len(pos) == 2 and pos[1] == pos[0] + 1 and mats[pos[0]] == _w and mats[pos[1]] == _w.T:
+            out.append(sp.MatMul(coeff, *mats[: pos[0]], S, *mats[pos[1] + 1 :]))
+            continue
+        raise NotImplementedError(f"moment pattern not covered (degree ≤ 2 with W Wᵀ adjacent): {t}")
+    if not out:
+        return sp.ZeroMatrix(*expr.shape)
+    return sp.MatAdd(*out).doit()
+
+
+# =========================================================================== unnormalized: closed form
+
+
+@dataclass(frozen=True)
+class UnnormalizedProjection:
+    """Closed-form Gaussian projection of an exp-quadratic × polynomial velocity.
+
+    Γ(x) = e^{½xᵀGx + hᵀx} p(x) (read off the closure's velocity), X ~ N(α, Σ):
+    α̇ = Z E_{N(m̃, S̃)}[p],  Σ̇ = P + Pᵀ,  P = Z E_{N(m̃, S̃)}[(X − α) p(X)ᵀ].
+
+    Attributes (SymPy; ``delta`` = m̃ − α, ``St`` = S̃, ``Z`` the normalization as named symbols)
+    ----------
+    G, h : MatrixExpr
+    mean_rhs : MatrixExpr (d, 1)
+    cov_half : MatrixExpr (d, d)
+        P, with Σ̇ = P + Pᵀ.
+    bindings : tuple of (symbol, expression)
+        ``St``, ``delta``, ``Z`` in terms of α, Σ, G, h (symmetric form of S̃ with
+        H = Σ^{1/2}, Binv = (I − HGH)⁻¹, logdetB = log det(I − HGH)).
+    steps : tuple[Step, ...]
+    """
+
+    G: MatrixExpr
+    h: MatrixExpr
+    mean_rhs: MatrixExpr
+    cov_half: MatrixExpr
+    bindings: tuple[tuple[sp.Basic, sp.Basic], ...]
+    steps: tuple[Step, ...]
+
+
+def _split_exp(vel: MatrixExpr) -> tuple[sp.Expr, MatrixExpr]:
+    """Γ = e^{q(x)} · p(x) → (q, p); ``NotImplementedError`` for any other shape."""
+    if isinstance(vel, sp.MatMul):
+        coeff, mats = vel.as_coeff_matrices()
+        exps = [a for a in sp.Mul.make_args(coeff) if isinstance(a, sp.exp)]
+        if len(exps) == 1:
+            rest = sp.Mul(*[a for a in sp.Mul.make_args(coeff) if a is not exps[0]])
+            if not rest.has(x):
+                return exps[0].args[0], sp.MatMul(rest, *mats).doit()
+    raise NotImplementedError(f"closed-form projection needs Γ = exp(quadratic) × polynomial; got {vel}")
+
+
+_DERIVED: dict[Any, UnnormalizedProjection] = {}
+_COMPILED: dict[Any, tuple[str, tuple[Callable[..., Any], Callable[..., Any]]]] = {}
+
+
+def _derive_unnormalized(closure: Closure) -> UnnormalizedProjection:
+    if closure.variant not in _DERIVED:
+        _DERIVED[closure.variant] = _derive_unnormalized_uncached(closure)
+    return _DERIVED[closure.variant]
+
+
+def _derive_unnormalized_uncached(closure: Closure) -> UnnormalizedProjection:
+    rule = derive_exp_quadratic_rule()
+    sym = closure.variant.symmetric
+    q, p = _split_exp(closure.velocity)
+    hvec = symmetrize(sp.expand(scalar_grad(q, x)).doit().subs(x, sp.ZeroMatrix(d, 1)).doit(), sym)
+    grad = sp.expand(symmetrize(sp.expand(scalar_grad(q, x).doit()), sym)).doit()
+    G = symmetrize(mdiff(grad, x).doit(), sym)
+    if G.has(x) or hvec.has(x):  # pragma: no cover - guarded by the variant's score
+        raise NotImplementedError("exponent of Γ is not quadratic in x")
+    # the exponent has no constant term: q(0) = 0 (checked), so q = ½xᵀGx + hᵀx exactly
+    q0 = q.subs(x, sp.ZeroMatrix(d, 1)).doit()
+    _check_zero(sp.sympify(q0), "q(0) = 0")
+    _check_zero(_canon_traces(q.doit()) - _canon_traces((sp.Trace(x.T * G * x) / 2 + sp.Trace(hvec.T * x)).doit()),
+                "Γ's exponent = ½xᵀGx + hᵀx")
+    # X ~ N(m̃, S̃) with m̃ = α + δ, δ = S̃g: expanding around α + δ avoids the cancellation
+    # (m̃ − α) that an expansion around m̃ would leave to floating point
+    m = alpha + _dt
+    mean = symmetrize(sp.expand(_Zs * gaussian_polynomial_expectation(p, x, m, _St)).doit(), sym)
+    half = gaussian_polynomial_expectation((x - alpha) * sp.Transpose(p).doit(), x, m, _St)
+    half = symmetrize(sp.expand(_Zs * half).doit(), sym)
+    # the rule's pieces in the symbols G, h (printed as the arrays G, h computed from the parameters)
+    St = rule.S_tilde_sym.subs(_H, sp.MatPow(Sigma, sp.S.Half)).xreplace({_G: G})
+    g = rule.g
+    gT = symmetrize(sp.Transpose(g).doit(), frozenset({_G}))
+    log_Z_num = sp.Trace(alpha.T * _G * alpha) / 2 + sp.Trace(_h.T * alpha) + sp.Trace(gT * _dt) / 2 - _logdet / 2
+    bindings = ((_St, _H * _Binv * _H), (_dt, _St * g), (_Zs, sp.exp(log_Z_num)))
+    G_tex = tex(G)
+    pretty = {_St: sp.MatrixSymbol(r"\tilde{S}", d, d)}
+    steps = (
+        Step(
+            "Gaussian projection (approximation)",
+            r"\dot\alpha = \mathbb E[\Gamma(X)],\quad \dot\Sigma = \mathbb E[(X-\alpha)\Gamma(X)^\top]"
+            r" + \mathbb E[\Gamma(X)(X-\alpha)^\top],\quad X\sim\mathcal N(\alpha,\Sigma)",
+            f"{closure.name} does not preserve Gaussians: these are the moment equations of the Gaussian "
+            "with the same first two moments as the exact flow — an approximation, not the exact law",
+        ),
+        Step("Velocity", rf"\Gamma(x) = {tex(closure.velocity)}", "from the derived closure"),
+        Step(
+            "Exp-quadratic form",
+            rf"\Gamma(x) = e^{{\frac12 x^\top G x + h^\top x}}\,p(x),\quad G = {G_tex},\ h = {tex(hvec)},"
+            rf"\ p(x) = {tex(p)}",
+            "G and h read off the exponent by differentiation",
+        ),
+        *rule.steps,
+        Step(
+            "Tilted moments",
+            rf"g = {tex(g.xreplace({_G: G, _h: hvec}))},\quad \tilde m = \alpha + \delta,\ \delta = \tilde S g,"
+            rf"\quad \tilde S = {tex(St)}",
+            "the rule with the G, h above",
+        ),
+        Step(
+            "Projected mean",
+            rf"\dot\alpha = Z\,\mathbb E_{{\mathcal N(\tilde m,\tilde S)}}[p] = {tex(mean.xreplace(pretty))}",
+            r"$p$ affine: $\mathbb E[p(X)] = p(\tilde m)$",
+        ),
+        Step(
+            "Projected covariance",
+            rf"\dot\Sigma = P + P^\top,\quad P = Z\,\mathbb E_{{\mathcal N(\tilde m,\tilde S)}}"
+            rf"\big[(X-\alpha)p(X)^\top\big] = {tex(half.xreplace(pretty))}",
+            r"$X = \tilde m + W$, $\mathbb E[W] = 0$, $\mathbb E[WW^\top] = \tilde S$",
+        ),
+        Step(
+            "Finiteness",
+            rf"\text{{finite iff }}\ \lambda_{{\min}}\big(I - \Sigma^{{1/2}}{G_tex}\Sigma^{{1/2}}\big) > 0"
+            r"\quad(d = 1:\ 1/\sigma^2 - a^2\sigma^2 > 0)",
+            "outside, the Gaussian integral diverges: the projected moments do not exist",
+        ),
+    )
+    return UnnormalizedProjection(G, hvec, mean, half, bindings, steps)
+
+
+def derive_unnormalized_projection(closure: Closure | str = "unnormalized") -> UnnormalizedProjection:
+    """The closed-form projection of an exp-quadratic × polynomial velocity (``unnormalized``).
+
+    Parameters
+    ----------
+    closure : Closure or str
+        A derived closure (or a variant name) whose velocity is e^{q(x)} p(x), q quadratic.
+    """
+    if isinstance(closure, str):
+        from .symbolic.closure import derive
+
+        closure = derive(closure)
+    return _derive_unnormalized(closure)
+
+
+def _compile_unnormalized(closure: Closure) -> tuple[str, tuple[Callable[..., Any], Callable[..., Any]]]:
+    """NumPy source of ``margin_fn`` and ``rhs(alpha (d,1), Sigma, *params) -> (alpha_dot, P)``,
+    printed by :mod:`gaussflow.codegen` (cached per variant)."""
+    if closure.variant not in _COMPILED:
+        _COMPILED[closure.variant] = _compile_unnormalized_uncached(closure)
+    return _COMPILED[closure.variant]
+
+
+def _compile_unnormalized_uncached(closure: Closure) -> tuple[str, tuple[Callable[..., Any], Callable[..., Any]]]:
+    from . import codegen as cg
+
+    u = _derive_unnormalized(closure)
+    pr = cg._Printer()
+    pnames = [p.name for p in closure.variant.params]
+    lines: list[tuple[str, str]] = [(str(s), pr(v)) for s, v in closure.definitions]
+    lines += [("G", pr(u.G)), ("h", pr(u.h)), ("H", "_sqrtm_psd(Sigma)"), ("B", "_add_eye(-(H @ G @ H), 1.0)"),
+              ("lam, U", "np.linalg.eigh(0.5 * (B + B.T))"), ("margin", "float(lam[0])")]
+    src = [cg._function("margin_fn", ("alpha", "Sigma", *pnames), lines, "margin")]
+    # past the boundary (λ ≤ 0) the values are meaningless; the caller checks ``margin`` first
+    lines = lines + [("Binv", "(U / lam) @ U.T"), ("logdetB", "float(np.sum(np.log(lam)))")]
+    lines += [(str(s), pr(v)) for s, v in u.bindings]
+    lines.append(("Z", "float(np.asarray(Z).reshape(()))"))
+    body, outs = cg._body([u.mean_rhs, u.cov_half], pr)
+    lines += body
+    src.append(cg._function("rhs", ("alpha", "Sigma", *pnames), lines, f"margin, {outs[0]}, {outs[1]}"))
+    source = "\n\n\n".join(src) + "\n"
+    ns: dict[str, Any] = dict(cg._RUNTIME)
+    exec(compile(source, f"<gaussflow projection: {closure.name}>", "exec"), ns)
+    return source, (ns["margin_fn"], ns["rhs"])
+
+
+#: smallest margin λ_min(I − Σ^{1/2}GΣ^{1/2}) at which the closed form is evaluated
+MARGIN_TOL = 1e-12
+
+
+def unnormalized_projection_rhs(attn: Attention) -> ProjectionRHS:
+    """Closed-form Gaussian-projection RHS for ``unnormalized`` attention (an approximation).
+
+    With A = βKᵀQ, G = AᵀΣA, h = Aᵀα (read off Γ by SymPy), H = Σ^{1/2}, B = I − HGH,
+    S̃ = HB⁻¹H, g = Gα + h, m̃ = α + S̃g, Z = det(B)^{−1/2} exp(½αᵀGα + hᵀα + ½gᵀS̃g):
+
+        α̇ = Z V(α + ΣAm̃),    Σ̇ = P + Pᵀ,   P = Z [(m̃ − α)(α + ΣAm̃)ᵀ + S̃AᵀΣ] Vᵀ
+
+    (printed from the SymPy derivation, see :func:`projection_steps`).
+
+    Returns
+    -------
+    ProjectionRHS
+        Raises :class:`ProjectionDivergence` when λ_min(B) ≤ ``MARGIN_TOL`` or the values
+        overflow (close to the boundary Z ~ det(B)^{−1/2} e^{½gᵀS̃g} grows without bound);
+        :meth:`ProjectionRHS.divergence_margin` returns λ_min(B).
+    """
+    if attn.closure.variant.normalization != "none":
+        raise ValueError(f"`attn` must be an 'unnormalized' attention for the closed form; got {attn.name!r}")
+    source, (margin_fn, rhs) = _compile_unnormalized(attn.closure)
+    params = dict(attn.params)
+    names = [p.name for p in attn.closure.variant.params]
+    args = [params[n] for n in names]
+    dd = attn.d
+
+    def margin(a: np.ndarray, S: np.ndarray) -> float:
+        return float(margin_fn(a.reshape(dd, 1), S, *args))
+
+    def fn(a: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(all="ignore"):
+            lam, m, P = rhs(a.reshape(dd, 1), S, *args)
+        if not lam > MARGIN_TOL:
+            raise ProjectionDivergence(
+                f"Gaussian projection of {attn.name!r} diverges: λ_min(I − Σ^{{1/2}}AᵀΣAΣ^{{1/2}}) = {lam:.6g} ≤ "
+                f"{MARGIN_TOL:g}, so E[e^{{½XᵀAᵀΣAX + αᵀAX}} ...] is infinite (precision Σ⁻¹ − AᵀΣA not positive)",
+                lam,
+            )
+        P = np.asarray(P, dtype=float)
+        m = np.asarray(m, dtype=float).reshape(dd)
+        if not (np.all(np.isfinite(m)) and np.all(np.isfinite(P))):
+            raise ProjectionDivergence(
+                f"Gaussian projection of {attn.name!r} overflows near the divergence boundary "
+                f"(λ_min(I − Σ^{{1/2}}AᵀΣAΣ^{{1/2}}) = {lam:.6g}): the projected moments exceed the float range",
+                lam,
+            )
+        return m, P + P.T
+
+    info = ProjectionInfo(attn.name, "closed-form", "exp-quadratic", None, 0, False)
+    return ProjectionRHS(info, dd, fn, margin, source)
+
+
+def divergence_margin(attn: Attention, alpha: Any, Sigma: Any) -> float:
+    """λ_min(I − Σ^{1/2}GΣ^{1/2}), G = AᵀΣA, for ``unnormalized`` attention (validated input).
+
+    > 0 ⇔ the projected moments are finite; use it as a solver event (terminal at 0)."""
+    a = check_mean("alpha", alpha, attn.d)
+    S = check_cov("Sigma", Sigma, attn.d)
+    return projection_closure(attn).divergence_margin(a, S)
+
+
+# =========================================================================== selection and reports
+
+_CLOSURES: weakref.WeakKeyDictionary[Any, ProjectionRHS] = weakref.WeakKeyDictionary()
+
+
+def projection_closure(attn: Attention) -> ProjectionRHS:
+    """The Gaussian-projection RHS to use for ``attn`` (cached per Attention).
+
+    ``unnormalized`` → closed form (:func:`unnormalized_projection_rhs`); every other variant →
+    cubature (:func:`projection_rhs` with ``rule="auto"``: tensor Gauss–Hermite of degree
+    79/47/23/15/9/7/5/5 in d = 1..8 (40/24/12/8/5/4/3/3 points per axis), the fully symmetric
+    degree-5 rule (2d² + 1 nodes) for d > 8). Exact for closing variants, an approximation for sigmoid/unnormalized.
+    ``rhs.info`` says which rule and degree were used.
+    """
+    try:
+        return _CLOSURES[attn]
+    except (KeyError, TypeError):
+        pass
+    if attn.closure.variant.normalization == "none":
+        out = unnormalized_projection_rhs(attn)
+    else:
+        out = projection_rhs(attn)
+    try:
+        _CLOSURES[attn] = out
+    except TypeError:  # pragma: no cover - not weak-referenceable
+        pass
+    return out
+
+
+def projection_steps(variant_name: str) -> list[tuple[str, str]]:
+    """Derivation steps (label, LaTeX) of the Gaussian projection of a variant.
+
+    ``unnormalized``: the closed form derived symbolically; other non-closing variants: the
+    cubature statement; closing variants: the projection coincides with the closure.
+    """
+    from .symbolic.closure import derive
+
+    c = derive(variant_name)
+    if c.variant.normalization == "none":
+        return [(s.label, s.latex) for s in _derive_unnormalized(c).steps]
+    head = (
+        "Gaussian projection (approximation)" if not c.preserves_gaussian else "Gaussian projection (exact here)",
+        r"\dot\alpha = \mathbb E[\Gamma(X)],\quad \dot\Sigma = \mathbb E[(X-\alpha)\Gamma(X)^\top]"
+        r" + \mathbb E[\Gamma(X)(X-\alpha)^\top],\quad X\sim\mathcal N(\alpha,\Sigma)"
+        + (r"\quad\text{(approximation: the law leaves the Gaussian family)}" if not c.preserves_gaussian
+           else r"\quad\text{(Γ affine: equals the exact closure)}"),
+    )
+    cub = (
+        "Cubature",
+        r"\mathbb E[F(X)] \approx \sum_k w_k F(\alpha + \Sigma^{1/2} z_k),\quad"
+        r" (z_k, w_k):\ \text{tensor Gauss--Hermite of degree } 79/47/23/15/9/7/5/5\ (d = 1,\dots,8),"
+        r"\ \text{fully symmetric degree-5 rule } (d > 8)",
+    )
+    return [head, ("Velocity", rf"\Gamma(x) = {tex(c.velocity)}"), cub]

@@ -1,0 +1,231 @@
+"""Parameter sweeps on any ``concurrent.futures.Executor``, checkpointed per point and resumable.
+
+>>> from concurrent.futures import ThreadPoolExecutor
+>>> with ThreadPoolExecutor(2) as ex:
+...     sweep(abs, [-1, 2, -3], executor=ex)
+[1, 2, 3]
+
+Checkpoint layout (``checkpoint`` is a directory, created if needed)::
+
+    manifest.json        {"format": "gaussflow.sweep/1", "n": N, "keys": [...]}  (key k = sha256 of point k)
+    <key>.pkl            the result of one point, written as <key>.pkl.tmp-<random> then os.replace'd
+
+Why one pickle file per point: ``os.replace`` is atomic on POSIX and Windows, so a point's file either
+holds its complete result or does not exist — a sweep killed at any instant loses at most the points
+being computed, never a finished one, and never leaves a half-written result that would be read back
+(stray ``*.tmp-*`` files are ignored and removed on the next run). A single JSON-lines log would need
+fsync discipline and tolerant parsing of a torn last line, and JSON cannot hold numpy arrays exactly;
+pickle stores any picklable result — floats, dicts, numpy arrays (bit-exact), ``BatchResult`` —
+and the per-point key (sha256 of the point's canonical JSON) means a resumed sweep recognises finished
+points even if the grid is re-ordered or extended. Only load checkpoints you wrote yourself (pickle
+executes code on load).
+
+Parallel backends: any ``concurrent.futures.Executor``. The default is a ``ProcessPoolExecutor`` with
+``os.cpu_count()`` workers, which pickles ``fn`` and the points: ``fn`` must be importable (a module-level
+function or a ``functools.partial`` of one — not a lambda or a closure). With the optional ``distributed``
+extra (dask; not a gaussflow dependency) a cluster works the same way::
+
+    from distributed import Client, LocalCluster
+    client = Client(LocalCluster(n_workers=4))
+    results = sweep(fn, grid, executor=client.get_executor(), checkpoint="runs/sweep1")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+#: identifies the checkpoint layout
+FORMAT = "gaussflow.sweep/1"
+
+
+def grid_points(grid: Mapping[str, Iterable[Any]] | Iterable[Any]) -> list[Any]:
+    """Expand ``grid`` into the list of points.
+
+    A mapping ``{axis: values}`` gives the Cartesian product as dicts ``{axis: value}`` in row-major
+    order (last axis fastest, like ``itertools.product``); any other iterable is taken point by point.
+    Every point must be JSON-serializable (it names its checkpoint file).
+
+    >>> grid_points({"a": [1, 2], "b": ["x", "y"]})
+    [{'a': 1, 'b': 'x'}, {'a': 1, 'b': 'y'}, {'a': 2, 'b': 'x'}, {'a': 2, 'b': 'y'}]
+    """
+    if isinstance(grid, Mapping):
+        names = list(grid)
+        if not all(isinstance(n, str) for n in names):
+            raise ValueError(f"`grid` axis names must be strings; got {names!r}")
+        axes = []
+        for n in names:
+            vals = grid[n]
+            if isinstance(vals, str | bytes) or not isinstance(vals, Iterable):
+                raise ValueError(f"`grid[{n!r}]` must be an iterable of values; got {type(vals).__name__}")
+            axes.append(list(vals))
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+    if isinstance(grid, str | bytes) or not isinstance(grid, Iterable):
+        raise ValueError(f"`grid` must be a mapping axis -> values or an iterable of points; got {type(grid).__name__}")
+    return list(grid)
+
+
+def point_key(point: Any) -> str:
+    """sha256 of the canonical JSON of ``point`` (sorted keys, numpy scalars as Python numbers)."""
+    try:
+        text = json.dumps(point, sort_keys=True, separators=(",", ":"), default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"every grid point must be JSON-serializable; got {point!r}: {exc}") from None
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON-serializable")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync, os.replace."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _load(path: Path) -> Any:
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def sweep(
+    fn: Callable[[Any], Any],
+    grid: Mapping[str, Iterable[Any]] | Iterable[Any],
+    *,
+    executor: Executor | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """Evaluate ``fn(point)`` for every point of ``grid``, in parallel, checkpointing each result.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(point) -> result``. With a process-based executor (the default) ``fn`` and the points must be
+        picklable (module-level function or ``functools.partial``), and so must the result whenever
+        ``checkpoint`` is given. Results may be any picklable object: numbers, dicts, numpy arrays, ...
+    grid : mapping or iterable
+        ``{axis: values}`` for a Cartesian product of dict points, or an iterable of points (see
+        :func:`grid_points`); points must be JSON-serializable.
+    executor : concurrent.futures.Executor, optional
+        Where to run. Default: a ``ProcessPoolExecutor(os.cpu_count())`` created and shut down here.
+        A caller's executor is used and left running. ``distributed.Client(...).get_executor()`` works too.
+    checkpoint : path, optional
+        Directory for per-point results (module docstring). Points already stored there are loaded, not
+        recomputed; every new result is stored atomically as soon as it arrives. Results are looked up by
+        point key, so a grid may be re-ordered or extended between runs. (A single-file checkpoint is not
+        supported: one file per point is what makes every write atomic and independent.)
+    progress : callable, optional
+        ``progress(done, total)`` after each point finishes (loaded points count as done at the start).
+
+    Returns
+    -------
+    list
+        ``[fn(p) for p in grid_points(grid)]``, in grid order.
+
+    Raises
+    ------
+    ValueError
+        Malformed ``grid``/``checkpoint`` or non-JSON-serializable points. Exceptions raised by ``fn``
+        propagate (finished points stay in the checkpoint).
+    """
+    if not callable(fn):
+        raise ValueError(f"`fn` must be callable; got {type(fn).__name__}")
+    if executor is not None and not isinstance(executor, Executor):
+        raise ValueError(f"`executor` must be a concurrent.futures.Executor; got {type(executor).__name__}")
+    if progress is not None and not callable(progress):
+        raise ValueError(f"`progress` must be callable(done, total); got {type(progress).__name__}")
+    points = grid_points(grid)
+    keys = [point_key(p) for p in points]
+    n = len(points)
+    results: list[Any] = [None] * n
+    done = [False] * n
+    ckpt = None if checkpoint is None else _open_checkpoint(Path(checkpoint), keys)
+    if ckpt is not None:
+        for i, k in enumerate(keys):
+            f = ckpt / f"{k}.pkl"
+            if f.exists():
+                results[i], done[i] = _load(f), True
+    n_done = sum(done)
+    if progress is not None:
+        progress(n_done, n)
+    todo = [i for i in range(n) if not done[i]]
+    if not todo:
+        return results
+
+    own = executor is None
+    ex = ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor
+    assert ex is not None
+    futures: dict[Future[Any], int] = {}
+    try:
+        # identical points (same key) are computed once
+        first: dict[str, int] = {}
+        for i in todo:
+            if keys[i] not in first:
+                first[keys[i]] = i
+                futures[ex.submit(fn, points[i])] = i
+        for fut in as_completed(futures):
+            i = futures[fut]
+            res = fut.result()
+            if ckpt is not None:
+                atomic_write_bytes(ckpt / f"{keys[i]}.pkl", pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL))
+            for j in todo:
+                if keys[j] == keys[i] and not done[j]:
+                    results[j], done[j] = res, True
+                    n_done += 1
+            if progress is not None:
+                progress(n_done, n)
+    finally:
+        for fut in futures:
+            fut.cancel()
+        if own:
+            ex.shutdown(wait=True, cancel_futures=True)
+    return results
+
+
+def _open_checkpoint(path: Path, keys: list[str]) -> Path:
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"`checkpoint` must be a directory; {path} is a file")
+    path.mkdir(parents=True, exist_ok=True)
+    for tmp in path.glob("*.tmp-*"):  # debris of a run killed mid-write: never a valid result
+        tmp.unlink(missing_ok=True)
+    manifest = path / "manifest.json"
+    if manifest.exists():
+        try:
+            meta = json.loads(manifest.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"`checkpoint` {path} has an unreadable manifest.json: {exc}") from None
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"`checkpoint` {path} was not written by gaussflow.sweep (format {meta.get('format')!r})")
+        keys = list(dict.fromkeys([*meta.get("keys", []), *keys]))
+    atomic_write_bytes(manifest, json.dumps({"format": FORMAT, "n": len(keys), "keys": keys}).encode())
+    return path
+
+
+__all__ = ["FORMAT", "atomic_write_bytes", "grid_points", "point_key", "sweep"]

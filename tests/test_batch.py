@@ -1,0 +1,143 @@
+"""solve_batch against the scalar solver (member by member), the V = I closed form and the batched RHS
+against the generated closures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gaussflow as gf
+from gaussflow.batch import sigma_rhs, solve_batch
+from gaussflow.oracles import softmax_blowup_time, softmax_isotropic_cov
+from gaussflow.solve import solve
+
+
+def _random_members(B: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((B, d, d))
+    V = rng.standard_normal((B, d, d))
+    L = rng.standard_normal((B, d, d))
+    S0 = L @ L.transpose(0, 2, 1) + 0.1 * np.eye(d)
+    return A, V, S0
+
+
+@pytest.mark.parametrize("variant", ["softmax", "l2", "sinkhorn"])
+def test_rhs_matches_generated_closure(variant: str) -> None:
+    A, V, S0 = _random_members(4, 3, seed=1)
+    got = sigma_rhs(A, V, S0, variant)
+    for b in range(4):
+        att = gf.attention(variant, Q=A[b], K=np.eye(3), beta=1.0, V=V[b])
+        _, want = att.moment_rhs(np.zeros(3), S0[b])
+        np.testing.assert_allclose(got[b], want, rtol=1e-11, atol=1e-12 * np.max(np.abs(want)))
+
+
+def test_agrees_with_solve_member_by_member() -> None:
+    A, V, S0 = _random_members(20, 2, seed=0)
+    t_span = (0.0, 5.0)
+    res = solve_batch(A, V, S0, t_span, atol=1e-12)
+    compared = {"ok": 0, "blowup": 0}
+    for b in range(20):
+        ref = solve(gf.attention("softmax", A=A[b], V=V[b]), (np.zeros(2), S0[b]), t_span)
+        if ref.status == "failed":  # ill-conditioned member: both give up
+            assert res.status[b] == "failed"
+            continue
+        if ref.status == "converged" and ref.t[-1] > 0.9 * t_span[1]:
+            # detected just before t1: "ok" is equally right for a tolerance-level threshold
+            assert res.status[b] in ("ok", "converged")
+        else:
+            assert res.status[b] == ref.status, b
+        if ref.status == "blowup":
+            assert abs(res.t_blowup[b] - ref.t_blowup) <= 1e-4 * ref.t_blowup
+            compared["blowup"] += 1
+        else:
+            err = np.max(np.abs(res.Sigma_final[b] - ref.cov[-1])) / np.max(np.abs(ref.cov[-1]))
+            assert err <= 1e-6, (b, err)
+            compared["ok"] += 1
+        if ref.status != "blowup":
+            assert math.isnan(res.t_blowup[b])
+    assert compared["ok"] >= 5 and compared["blowup"] >= 5
+
+
+def test_closed_form_isotropic_values() -> None:
+    """V = I: Σ(t) = (Σ₀⁻¹ − t(A + Aᵀ))⁻¹; blow-up at T* = 1/λ_max(Σ₀^{1/2}(A + Aᵀ)Σ₀^{1/2})."""
+    A, _, S0 = _random_members(12, 3, seed=2)
+    A = 0.3 * A
+    te = np.linspace(0.0, 2.0, 9)
+    res = solve_batch(A, np.eye(3), S0, (0.0, 2.0), t_eval=te, rtol=1e-10, atol=1e-13)
+    n_blow = 0
+    for b in range(12):
+        T_star = softmax_blowup_time(S0[b], A[b])
+        if T_star < 2.0:
+            n_blow += 1
+            assert res.status[b] == "blowup"
+            assert abs(res.t_blowup[b] - T_star) <= 1e-6 * T_star
+        else:
+            assert res.status[b] in ("ok", "converged")
+        keep = te < res.t_final[b]
+        want = softmax_isotropic_cov(S0[b], A[b], 1.0, te[keep])
+        got = res.history[b][keep]
+        np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9 * np.max(np.abs(want)))
+    assert 0 < n_blow < 12
+
+
+def test_collapse_to_zero_and_history_nan_after_stop() -> None:
+    # A + Aᵀ = −2I: Σ(t) = (Σ₀⁻¹ + 2t I)⁻¹ → 0; second member blows up at T* = 1/2
+    A = np.stack([-np.eye(2), np.eye(2)])
+    te = np.linspace(0.0, 1.0, 5)
+    res = solve_batch(A, np.eye(2), np.eye(2), (0.0, 1.0), t_eval=te)
+    np.testing.assert_allclose(res.Sigma_final[0], np.eye(2) / 3.0, rtol=1e-7)
+    assert res.status.tolist() == ["ok", "blowup"]
+    assert np.all(np.isnan(res.history[1][te > 0.5]))
+    # the numerical flow reaches tr Σ = 1e8·tr Σ₀ (exactly at t = 0.5 − 5e-9) up to a time shift ~ rtol
+    assert abs(res.t_final[1] - 0.5) < 1e-6
+    assert abs(res.t_blowup[1] - 0.5) < 1e-6
+
+
+def test_stationary_initial_and_rank_one() -> None:
+    # rank-one Σ₀ = uuᵀ with uᵀAu = 0 is stationary (MATH §4)
+    A = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    u = np.array([1.0, 0.0])
+    res = solve_batch(A, np.eye(2), np.outer(u, u), (0.0, 1.0))
+    assert res.status[0] == "converged" and res.t_final[0] == 0.0
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="variant"):
+        solve_batch(np.eye(2), np.eye(2), np.eye(2), (0, 1), variant="nope")
+    with pytest.raises(ValueError, match="Sigma0"):
+        solve_batch(np.eye(2), np.eye(2), -np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match="t_span"):
+        solve_batch(np.eye(2), np.eye(2), np.eye(2), (1, 0))
+    with pytest.raises(ValueError, match="batch size"):
+        solve_batch(np.zeros((2, 2, 2)), np.zeros((3, 2, 2)), np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match="rtol"):
+        solve_batch(np.eye(2), np.eye(2), np.eye(2), (0, 1), rtol=0)
+
+
+def test_l2_sinkhorn_grow_exponentially_not_blowup() -> None:
+    """MATH §4: L2 and Sinkhorn have no finite-time blow-up; Sinkhorn with V = I: d/dt log trΣ → 2."""
+    A = np.stack([np.eye(2), np.array([[1.0, 0.5], [0.2, 0.8]])])
+    for variant in ("l2", "sinkhorn"):
+        res = solve_batch(A, np.eye(2), np.eye(2), (0.0, 20.0), variant=variant, t_eval=np.linspace(0, 20, 21))
+        assert np.all(np.isnan(res.t_blowup)), variant
+        if variant == "sinkhorn":
+            tr = np.trace(res.history[0], axis1=1, axis2=2)
+            rate = np.log(tr[-1] / tr[-2])  # Δt = 1
+            assert abs(rate - 2.0) < 0.05
+
+
+@pytest.mark.parametrize("variant", ["l2", "sinkhorn"])
+def test_l2_sinkhorn_agree_with_solve(variant: str) -> None:
+    rng = np.random.default_rng(3)
+    A = 0.5 * rng.standard_normal((6, 2, 2))
+    V = rng.standard_normal((6, 2, 2))
+    L = rng.standard_normal((6, 2, 2))
+    S0 = L @ L.transpose(0, 2, 1) + 0.1 * np.eye(2)
+    res = solve_batch(A, V, S0, (0.0, 3.0), variant=variant, atol=1e-12)
+    for b in range(6):
+        ref = solve(gf.attention(variant, Q=A[b], K=np.eye(2), beta=1.0, V=V[b]), (np.zeros(2), S0[b]), (0.0, 3.0))
+        assert res.status[b] == ref.status == "ok"
+        err = np.max(np.abs(res.Sigma_final[b] - ref.cov[-1])) / np.max(np.abs(ref.cov[-1]))
+        assert err <= 1e-6, (b, err)

@@ -1,0 +1,89 @@
+"""Phase diagrams: the vectorized regime rules against gaussflow.spectrum.classify."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gaussflow as gf
+from gaussflow.batch import solve_batch
+from gaussflow.phase import PhaseDiagram, add_parser, classify_batch, default_family, phase_diagram
+from gaussflow.solve import solve
+from gaussflow.spectrum import classify
+
+
+def test_classify_batch_equals_classify_on_every_member() -> None:
+    xs, ys = np.linspace(-1, 1, 12), np.linspace(-2, 2, 12)
+    mats = [default_family(x, y) for y in ys for x in xs]
+    A, V, S0 = (np.array([m[k] for m in mats]) for k in range(3))
+    res = solve_batch(A, V, S0, (0.0, 10.0), rtol=1e-7, t_eval=np.linspace(0.0, 10.0, 41))
+    kinds, ranks = classify_batch(res)
+    assert len(set(kinds)) >= 3
+    for i in range(len(res)):
+        reg = classify(res.member(i))
+        assert (reg.kind, -1 if reg.rank is None else reg.rank) == (kinds[i], ranks[i]), i
+
+
+@pytest.mark.parametrize("xy", [(0.5, 1.0), (-0.5, 1.0), (-0.8, -1.5), (0.0, 1.5), (0.0, 1.2), (-0.2, -0.4)])
+def test_regime_equals_classify_of_solve(xy: tuple[float, float]) -> None:
+    x, y = xy
+    pd = phase_diagram("default", [x], [y], t_end=10.0)
+    A, V, S0 = default_family(x, y)
+    traj = solve(gf.attention("softmax", A=A, V=V), (np.zeros(2), S0), (0.0, 10.0))
+    assert pd.kind[0, 0] == classify(traj).kind
+
+
+def test_known_regimes_and_blowup_time() -> None:
+    # V = I (y = 1): A + Aᵀ = 2xI, so Σ(t) = (Σ₀⁻¹ − 2xtI)⁻¹: x < 0 collapses to zero, x > 0 blows up at
+    # T* = 1/(2x λ_max(Σ₀))
+    pd = phase_diagram("default", [-0.5, 0.5], [1.0], t_end=10.0)
+    assert pd.kind.tolist() == [["collapse_to_zero", "blowup_rank_one"]]
+    lam = np.linalg.eigvalsh(default_family(0.5, 1.0)[2])[-1]
+    assert abs(pd.t_blowup[0, 1] - 1.0 / lam) <= 1e-6
+
+
+def test_few_samples_blowup() -> None:
+    """A blow-up before the second shared sample leaves 2 samples (classify refuses those): rule 2 only."""
+    S0 = np.array([[1.0, 0.3], [0.3, 0.5]])
+    res = solve_batch(10.0 * np.eye(2), np.eye(2), S0, (0.0, 10.0), t_eval=np.linspace(0.0, 10.0, 41))
+    assert res.member(0).t.size == 2
+    kinds, ranks = classify_batch(res)
+    assert (kinds[0], ranks[0]) == ("blowup_rank_one", 1)
+    with pytest.raises(ValueError, match="history"):
+        classify_batch(solve_batch(np.eye(2), np.eye(2), S0, (0.0, 1.0)))
+
+
+def test_save_load_plot(tmp_path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    pd = phase_diagram("default", np.linspace(-1, 1, 6), np.linspace(-2, 2, 5), t_end=5.0)
+    p = pd.save(tmp_path / "pd.npz")
+    back = PhaseDiagram.load(p)
+    assert back.kind.tolist() == pd.kind.tolist() and back.family == "default"
+    np.testing.assert_array_equal(back.t_blowup, pd.t_blowup)
+    assert not list(tmp_path.glob("*.tmp-*"))
+    ax = pd.plot()
+    assert ax.get_legend() is not None
+
+
+def test_cli(tmp_path) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "pd.png"
+    args = parser.parse_args(["phase-diagram", "--n", "6", "--t-end", "3", "--out", str(out)])
+    assert args.func(args) == 0
+    assert out.exists() and out.with_suffix(".npz").exists()
+    with pytest.raises(ValueError, match="--force"):
+        args.func(args)
+
+
+def test_bad_input() -> None:
+    with pytest.raises(ValueError, match="family"):
+        phase_diagram("nope", [0.0], [0.0])
+    with pytest.raises(ValueError, match="xs"):
+        phase_diagram("default", [], [0.0])
+    with pytest.raises(ValueError, match="t_end"):
+        phase_diagram("default", [0.0], [0.0], t_end=-1.0)
