@@ -24,13 +24,45 @@ from .sweep import sweep
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .trajectory import Trajectory, TrajectoryError
 from .variants import Head, Param, Variant, variants
+from .verify import VerificationReport, bures_wasserstein, mardia, verify
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Attention", "BatchResult", "Certificate", "Closure", "ExplicitForm", "Gaussian", "Head", "Param",
-    "ParticleOverflowError", "ParticleTrajectory", "PhaseDiagram", "Regime", "Spectrum", "Step", "Trajectory",
-    "TrajectoryError", "Variant", "__version__", "attention", "classify", "derive", "particle_velocity",
-    "phase_diagram", "propagate", "simulate_particles", "sinkhorn_plan", "softmax_blowup_time", "solve",
-    "solve_batch", "spectrum", "sweep", "variants",
+    "Attention",
+    "BatchResult",
+    "Certificate",
+    "Closure",
+    "ExplicitForm",
+    "Gaussian",
+    "Head",
+    "Param",
+    "ParticleOverflowError",
+    "ParticleTrajectory",
+    "PhaseDiagram",
+    "Regime",
+    "Spectrum",
+    "Step",
+    "Trajectory",
+    "TrajectoryError",
+    "Variant",
+    "VerificationReport",
+    "__version__",
+    "attention",
+    "bures_wasserstein",
+    "classify",
+    "derive",
+    "mardia",
+    "particle_velocity",
+    "phase_diagram",
+    "propagate",
+    "simulate_particles",
+    "sinkhorn_plan",
+    "softmax_blowup_time",
+    "solve",
+    "solve_batch",
+    "spectrum",
+    "sweep",
+    "variants",
+    "verify",
 ]

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import as_array
+from ._linalg import sqrtm_psd
 
 #: hard cap on tr Σ (as in gaussflow.solve)
 CAP = 1e100
@@ -92,17 +93,14 @@ def _rhs_l2(A: np.ndarray, V: np.ndarray, S: np.ndarray) -> np.ndarray:
     return _sym(J @ S)
 
 
-def _sqrt_psd(S: np.ndarray) -> np.ndarray:
-    w, U = np.linalg.eigh(0.5 * (S + np.swapaxes(S, -1, -2)))
-    return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(U, -1, -2)
 
 
 def _rhs_sinkhorn(A: np.ndarray, V: np.ndarray, S: np.ndarray) -> np.ndarray:
     """Σ̇ = V(MΣ) + (MΣ)ᵀVᵀ, MΣ = 2ΣAΣ^{1/2}(I + R)⁻¹Σ^{1/2}, R = (I + 4Σ^{1/2}AᵀΣAΣ^{1/2})^{1/2}."""
     eye = np.eye(S.shape[-1])
-    H = _sqrt_psd(S)
+    H = sqrtm_psd(S)
     G = H @ np.swapaxes(A, -1, -2) @ S @ A @ H
-    R = _sqrt_psd(eye + 4.0 * G)
+    R = sqrtm_psd(eye + 4.0 * G)
     MS = 2.0 * S @ A @ H @ np.linalg.solve(eye + R, H)
     return _sym(V @ MS)
 

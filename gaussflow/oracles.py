@@ -19,12 +19,11 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ._linalg import sqrtm_psd
+
 _TINY = 1e-300
 
 
-def _sqrt_psd(S: np.ndarray) -> np.ndarray:
-    w, U = np.linalg.eigh(0.5 * (S + S.T))
-    return (U * np.sqrt(np.clip(w, 0.0, None))) @ U.T
 
 
 def softmax_isotropic_cov(Sigma0: Any, A: Any, v: float, t: Any) -> np.ndarray:
@@ -48,7 +47,7 @@ def softmax_isotropic_cov(Sigma0: Any, A: Any, v: float, t: Any) -> np.ndarray:
     """
     S0 = np.asarray(Sigma0, dtype=float)
     Am = np.asarray(A, dtype=float)
-    R = _sqrt_psd(S0)
+    R = sqrtm_psd(S0)
     N = R @ (Am + Am.T) @ R
     I = np.eye(S0.shape[0])
     ts = np.atleast_1d(np.asarray(t, dtype=float))
@@ -62,7 +61,7 @@ def softmax_blowup_time(Sigma0: Any, A: Any, v: float = 1.0) -> float:
     (up to rounding: ≤ 1e-13 × the largest |eigenvalue|)."""
     S0 = np.asarray(Sigma0, dtype=float)
     Am = np.asarray(A, dtype=float)
-    R = _sqrt_psd(S0)
+    R = sqrtm_psd(S0)
     w = np.linalg.eigvalsh(v * (R @ (Am + Am.T) @ R))
     # eigenvalues at rounding level (e.g. along ker Σ₀) are zeros, not slow blow-ups
     lam = float(w[-1])

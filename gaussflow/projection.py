@@ -51,6 +51,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from sympy.matrices.expressions import MatrixExpr
 
 from ._checks import check_cov, check_mean
+from ._linalg import sqrtm_psd
 from .symbolic.core import I, Sigma, alpha, d, mdiff, scalar_grad, symmetrize, x
 from .symbolic.steps import Step, tex
 
@@ -319,9 +320,6 @@ def _velocity_fn(attn: Attention) -> Callable[[np.ndarray, np.ndarray, np.ndarra
     return f
 
 
-def _sqrt_psd(S: np.ndarray) -> np.ndarray:
-    w, U = np.linalg.eigh(0.5 * (S + S.T))
-    return (U * np.sqrt(np.clip(w, 0.0, None))) @ U.T
 
 
 def projection_rhs(attn: Attention, *, rule: str = "auto", degree: int | None = None) -> ProjectionRHS:
@@ -356,7 +354,7 @@ def projection_rhs(attn: Attention, *, rule: str = "auto", degree: int | None = 
     WZ = Z * W[:, None]
 
     def fn(a: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        H = _sqrt_psd(S)
+        H = sqrtm_psd(S)
         G = vel(a[None, :] + Z @ H, a, S)  # (d, m); H symmetric so rows of Z @ H are H z_k
         adot = G @ W
         P = H @ (WZ.T @ G.T)

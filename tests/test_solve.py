@@ -19,6 +19,7 @@ import pytest
 
 import gaussflow as gf
 from gaussflow import oracles
+from gaussflow._linalg import sqrtm_psd
 from gaussflow.solve import solve
 from gaussflow.trajectory import Trajectory, TrajectoryError
 
@@ -107,7 +108,7 @@ def test_isotropic_blowup_time(form: str) -> None:
     assert all(np.all(np.isfinite(x)) for x in (traj.t, traj.mean, traj.cov))
     assert traj.t[-1] < T_star
     # Σ/trΣ → rank one along Σ₀^{1/2}u₁ (MATH §4)
-    R = oracles._sqrt_psd(S0)
+    R = sqrtm_psd(S0)
     u = np.linalg.eigh(R @ (A + A.T) @ R)[1][:, -1]
     e = R @ u / np.linalg.norm(R @ u)
     P = traj.cov[-1] / np.trace(traj.cov[-1])
