@@ -8,6 +8,7 @@ True
 from .attention import Attention, attention
 from .batch import BatchResult, solve_batch
 from .gaussian import Gaussian
+from .masked import MaskedClosure, MaskedTrajectory, masked_closure, masked_reduction_proved, solve_masked
 from .oracles import softmax_blowup_time
 from .particles import (
     ParticleOverflowError,
@@ -36,6 +37,8 @@ __all__ = [
     "ExplicitForm",
     "Gaussian",
     "Head",
+    "MaskedClosure",
+    "MaskedTrajectory",
     "Param",
     "ParticleOverflowError",
     "ParticleTrajectory",
@@ -53,6 +56,8 @@ __all__ = [
     "classify",
     "derive",
     "mardia",
+    "masked_closure",
+    "masked_reduction_proved",
     "particle_velocity",
     "phase_diagram",
     "propagate",
@@ -61,6 +66,7 @@ __all__ = [
     "softmax_blowup_time",
     "solve",
     "solve_batch",
+    "solve_masked",
     "spectrum",
     "sweep",
     "variants",

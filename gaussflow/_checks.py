@@ -12,7 +12,10 @@ PSD_RTOL = 1e-10
 
 
 def _show(value: Any) -> str:
-    s = np.array2string(np.asarray(value), precision=4, threshold=12) if np.ndim(value) else repr(value)
+    try:
+        s = np.array2string(np.asarray(value), precision=4, threshold=12) if np.ndim(value) else repr(value)
+    except (TypeError, ValueError):  # ragged nested lists cannot become arrays: show them as given
+        s = repr(value)
     return s if len(s) < 200 else s[:200] + "..."
 
 

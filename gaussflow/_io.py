@@ -36,11 +36,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: str | os.PathLike[str], write: Any, mode: str = "wb") -> Path:
+def write_atomic(
+    path: str | os.PathLike[str], write: Any, mode: str = "wb", tmp_prefix: str | None = None, tmp_suffix: str = ".tmp"
+) -> Path:
     """Call ``write(fh)`` on a temporary file beside ``path``, fsync, then ``os.replace`` it into
-    place: readers never see a partial file and an interrupted write leaves nothing behind."""
+    place: readers never see a partial file and an interrupted write leaves nothing behind.
+    The temporary name is ``tmp_prefix + random + tmp_suffix`` (default ``.NAME.<random>.tmp``)."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    prefix = f".{target.name}." if tmp_prefix is None else tmp_prefix
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=tmp_suffix, dir=target.parent)
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)

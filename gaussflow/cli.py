@@ -273,9 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--force", action="store_true", help="overwrite existing files")
     ps.set_defaults(func=_cmd_solve)
     from .phase import add_parser as add_phase_diagram
+    from .reproduce import add_parser as add_reproduce
+    from .sweep import add_parser as add_sweep
     from .verify import add_parser as add_verify
 
     add_verify(sub)
+    add_reproduce(sub)
+    add_sweep(sub)
     add_phase_diagram(sub)
     for add in _EXTRA:
         add(sub)

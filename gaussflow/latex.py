@@ -29,7 +29,8 @@ _UNICODE = {
     "≻": r"\succ", "⪰": r"\succeq", "⊗": r"\otimes", "→": r"\to", "·": r"\cdot", "√": r"\surd",
     "²": r"^2", "ᵀ": r"^\top", "⁻¹": r"^{-1}", "⁺": r"^{+}", "ℝ": r"\mathbb{R}", "∈": r"\in",
     "×": r"\times", "∞": r"\infty", "⟨": r"\langle", "⟩": r"\rangle", "Λ₀": r"\Lambda_0",
-    "‖": r"\|", "₀": r"_0", "₁": r"_1", "ₕ": r"_h", "≈": r"\approx", "⪯": r"\preceq", "≺": r"\prec",
+    "‖": r"\|", "τ": r"\tau", "ρ": r"\rho", "Δ": r"\Delta", "δ": r"\delta", "ε": r"\varepsilon",
+    "₀": r"_0", "₁": r"_1", "ₕ": r"_h", "≈": r"\approx", "⪯": r"\preceq", "≺": r"\prec",
 }
 _PLAIN = {"−": "-", "–": "--", "—": "---", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}"}
 
@@ -90,14 +91,39 @@ def closure_latex(c: Closure, standalone: bool = False) -> str:
         lines.append(r"\end{gathered}")
         lines.append(r"\end{equation*}")
         lines.append("")
+    if not c.preserves_gaussian:
+        from .projection import projection_steps
+
+        lines.append(r"\subsection*{What gaussflow integrates instead: the Gaussian-projection closure}")
+        lines.append(text("This is an approximation: the law leaves the Gaussian family; its error against "
+                          "particles is measured by `gaussflow verify`."))
+        for j, (label, eq) in enumerate(projection_steps(v.name), len(c.steps) + 1):
+            lines += [rf"\paragraph{{Step {j}: {text(label)}.}}", r"\begin{equation*}", r"\begin{gathered}", eq,
+                      r"\end{gathered}", r"\end{equation*}", ""]
     body = "\n".join(lines)
-    if not standalone:
-        return body
-    return (
-        "\\ifdefined\\gaussflowmaster\\else\n" + PREAMBLE + "\\begin{document}\n\\fi\n"
-        + body
-        + "\n\\ifdefined\\gaussflowmaster\\else\n\\end{document}\n\\fi\n"
-    )
+    return _standalone(body) if standalone else body
+
+
+def _standalone(body: str) -> str:
+    """Wrap a section so it compiles alone and can also be ``\\input`` by the master document."""
+    return ("\\ifdefined\\gaussflowmaster\\else\n" + PREAMBLE + "\\begin{document}\n\\fi\n" + body
+            + "\n\\ifdefined\\gaussflowmaster\\else\n\\end{document}\n\\fi\n")
+
+
+def masked_latex() -> str:
+    """Standalone section: the symbolic proof that masked attention with position-independent
+    token laws reduces to the unmasked closure (steps from :mod:`gaussflow.masked`)."""
+    from .masked import masked_reduction_proof, masked_reduction_proved
+
+    lines = [r"\section{Masked (causal) attention}",
+             text("A token at position τ attends to positions τ' ≤ τ. Proof checked by SymPy: "
+                  + ("holds." if masked_reduction_proved() else "FAILED.")), ""]
+    for i, (label, eq) in enumerate(masked_reduction_proof(), 1):
+        lines += [rf"\paragraph{{Step {i}: {text(label)}.}}", r"\begin{equation*}", r"\begin{gathered}", eq,
+                  r"\end{gathered}", r"\end{equation*}", ""]
+    lines.append(text("Position-dependent laws do not reduce: gaussflow.masked.solve_masked integrates a "
+                      "per-position Gaussian-projection closure (P groups) instead."))
+    return _standalone("\n".join(lines))
 
 
 def master_latex(names: Iterable[str]) -> str:
@@ -167,6 +193,10 @@ def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = 
         written.append(p)
         names.append(stem)
     if master:
+        p = outdir / "masked.tex"
+        p.write_text(masked_latex(), encoding="utf-8")
+        written.append(p)
+        names.append("masked")
         p = outdir / "gaussflow.tex"
         p.write_text(master_latex(names), encoding="utf-8")
         written.append(p)

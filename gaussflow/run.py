@@ -35,10 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _step("solve: softmax blow-up example",
           lambda: cli_main(["solve", "softmax", "--t-end", "5", "--plot", str(figs / "solve_blowup.png"),
                             "--force"]), timings)
+    _step("phase diagram: 100x100 softmax family",
+          lambda: cli_main(["phase-diagram", "--out", str(figs / "phase_diagram.png"), "--force"]), timings)
+    for name in ("softmax", "sigmoid"):
+        _step(f"verify: {name} closure vs particles",
+              lambda name=name: cli_main(["verify", name, "--plot", str(figs / f"verify_{name}.png"),
+                                          "--json", str(figs / f"verify_{name}.json"), "--force"]), timings)
+    _step("reproduce castin2025 (Euler + exact, a-f and rank histograms)",
+          lambda: cli_main(["reproduce", "castin2025", "--out", str(figs), "--force"]), timings)
     print("\n=== summary ===")
-    print(f"{'step':<45} {'seconds':>8}  exit")
+    print(f"{'step':<62} {'seconds':>8}  exit")
     for label, sec, rc in timings:
-        print(f"{label:<45} {sec:8.1f}  {rc}")
+        print(f"{label:<62} {sec:8.1f}  {rc}")
     return max(rc for _, _, rc in timings)
 
 

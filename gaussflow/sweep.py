@@ -37,11 +37,12 @@ import itertools
 import json
 import os
 import pickle
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+
+from ._io import write_atomic
 
 #: identifies the checkpoint layout
 FORMAT = "gaussflow.sweep/1"
@@ -93,20 +94,8 @@ def _json_default(obj: Any) -> Any:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same directory, fsync, os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``data`` to ``path`` atomically (temporary ``NAME.tmp-*`` beside it, fsync, os.replace)."""
+    write_atomic(path, lambda fh: fh.write(data), tmp_prefix=path.name + ".tmp-", tmp_suffix="")
 
 
 def _load(path: Path) -> Any:
@@ -229,3 +218,91 @@ def _open_checkpoint(path: Path, keys: list[str]) -> Path:
 
 
 __all__ = ["FORMAT", "atomic_write_bytes", "grid_points", "point_key", "sweep"]
+
+
+# --------------------------------------------------------------------------- CLI: sweeps of solve()
+
+
+def solve_point(point: Mapping[str, Any]) -> dict[str, Any]:
+    """Solve one parameter point (module level, so process pools can pickle it).
+
+    ``point`` holds ``variant``, ``params`` (the variant's parameters), ``mean``, ``cov``, ``t_end``;
+    returns status, T*, regime and final eigenvalues as JSON types.
+    """
+    import numpy as np
+
+    from .attention import attention
+    from .solve import solve
+
+    att = attention(point["variant"], **dict(point["params"]))
+    traj = solve(att, (point["mean"], point["cov"]), (0.0, float(point["t_end"])))
+    regime = traj.classify() if len(traj.t) >= 3 or traj.status == "converged" else None
+    return {
+        "status": traj.status, "t_final": float(traj.t[-1]), "t_blowup": traj.t_blowup,
+        "regime": None if regime is None else regime.kind, "rank": None if regime is None else regime.rank,
+        "eigenvalues_final": np.linalg.eigvalsh(traj.cov[-1])[::-1].tolist(), "nfev": traj.nfev,
+    }
+
+
+def _spec_points(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    for key in ("variant", "params", "mean", "cov", "t_end", "grid"):
+        if key not in spec:
+            raise ValueError(f"sweep spec is missing `{key}` (see `gaussflow sweep --help`)")
+    base = {k: spec[k] for k in ("variant", "mean", "cov", "t_end")}
+    out = []
+    for values in grid_points(dict(spec["grid"])):
+        params = dict(spec["params"]) | dict(values)
+        out.append(base | {"params": params})
+    return out
+
+
+def _cmd_sweep(args: Any) -> int:
+    import tomllib
+    from concurrent.futures import ProcessPoolExecutor
+
+    spec_path = Path(args.spec)
+    if not spec_path.exists():
+        raise ValueError(f"`spec` file {spec_path} does not exist")
+    raw = spec_path.read_bytes()
+    try:
+        spec = tomllib.loads(raw.decode()) if spec_path.suffix == ".toml" else json.loads(raw)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"`spec` file {spec_path} is not valid: {exc}") from None
+    points = _spec_points(spec)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = out / "sweep.json"
+    if summary.exists() and not args.force:
+        raise ValueError(f"refusing to overwrite {summary}; pass --force (finished points are reused)")
+    with ProcessPoolExecutor(max_workers=args.workers) as ex:
+        results = sweep(solve_point, points, executor=ex, checkpoint=out / "checkpoint")
+    rows = [{"point": {k: p[k] for k in ("params",)}, **r} for p, r in zip(points, results, strict=True)]
+    atomic_write_bytes(summary, json.dumps(rows, indent=1, default=_json_default).encode())
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[str(r["regime"])] = counts.get(str(r["regime"]), 0) + 1
+    print(f"{len(points)} points: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    print(f"wrote {summary}")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """``gaussflow sweep SPEC --out DIR``: solve() over a grid of parameters, checkpointed."""
+    import argparse
+
+    p = sub.add_parser(
+        "sweep", help="solve() over a parameter grid on a process pool, checkpointed and resumable",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run solve() for every point of a parameter grid; a killed sweep resumes where it stopped.",
+        epilog="examples:\n  gaussflow sweep spec.toml --out runs/beta --workers 2\n\n"
+               "spec.toml:\n  variant = \"softmax\"\n  t_end = 5.0\n  mean = [0.0, 0.0]\n"
+               "  cov = [[1.0, 0.3], [0.3, 0.5]]\n  [params]\n  Q = [[1.0, 0.5], [-0.5, 0.2]]\n"
+               "  K = [[1.0, 0.0], [0.0, 1.0]]\n  V = [[1.0, 0.0], [0.0, 1.0]]\n"
+               "  [grid]            # parameter name -> values (Cartesian product)\n  beta = [0.25, 0.5, 1.0]",
+    )
+    p.add_argument("spec", help="TOML or JSON sweep specification")
+    p.add_argument("--out", required=True, help="output directory (sweep.json + checkpoint/)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--force", action="store_true", help="overwrite sweep.json")
+    p.set_defaults(func=_cmd_sweep)
+

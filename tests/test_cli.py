@@ -79,3 +79,25 @@ def test_solve_params_file_and_bad_json(tmp_path: Path, capsys: pytest.CaptureFi
     assert abs(lam[0] - 1 / 7) < 1e-8 and abs(lam[1] - 1 / 13) < 1e-8
     assert main(["solve", "softmax", "--A", "[[1, 2"]) == 2
     assert "`--A` is not JSON" in capsys.readouterr().err
+
+
+def test_sweep_cli_blowup_times_scale_like_one_over_beta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Softmax, V = I: A = βKᵀQ, so T*(β) = T*(1)/β (MATH §4 closed form); resumable, no silent overwrite."""
+    import json
+
+    import numpy as np
+
+    from gaussflow.oracles import softmax_blowup_time
+
+    spec = tmp_path / "spec.toml"
+    spec.write_text('variant = "softmax"\nt_end = 10.0\nmean = [0.0, 0.0]\ncov = [[1.0, 0.3], [0.3, 0.5]]\n'
+                    "[params]\nQ = [[1.0, 0.5], [-0.5, 0.2]]\nK = [[1.0, 0.0], [0.0, 1.0]]\n"
+                    "V = [[1.0, 0.0], [0.0, 1.0]]\n[grid]\nbeta = [0.5, 1.0, 2.0]\n")
+    out = tmp_path / "run"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1"]) == 0
+    rows = json.loads((out / "sweep.json").read_text())
+    t1 = softmax_blowup_time(np.array([[1.0, 0.3], [0.3, 0.5]]), np.array([[1.0, 0.5], [-0.5, 0.2]]))
+    for row in rows:
+        assert row["t_blowup"] == pytest.approx(t1 / row["point"]["params"]["beta"], rel=1e-6)
+    assert main(["sweep", str(spec), "--out", str(out)]) == 2
+    assert main(["sweep", str(spec), "--out", str(out), "--force", "--workers", "1"]) == 0

@@ -1,0 +1,379 @@
+r"""Masked (causal) attention: reduction for position-independent laws, per-position closure otherwise.
+
+Tokens carry a position τ ∈ [0, 1]; a token at τ attends only to tokens at τ' ≤ τ (MATH §2). With the
+joint law μ(dy, dτ') of tokens and positions, the masked softmax velocity at position τ is
+
+    Γ_τ(x) = ∫_{τ'≤τ} ∫ e^{s(x,y)} V y μ(dy, dτ') / ∫_{τ'≤τ} ∫ e^{s(x,y)} μ(dy, dτ'),   s(x, y) = yᵀA x.
+
+* **Position-independent law** μ = μ_y ⊗ Unif[0, 1]: by Fubini both integrals factor into a y-integral
+  times ∫_0^τ dτ' = τ > 0, which cancels, so Γ_τ = Γ (unmasked) for every τ ∈ (0, 1]
+  (:func:`masked_reduction_proof`, proved with SymPy; MATH §3 row "masked, i.i.d. tokens").
+* **Position-dependent law**: positions are split into P groups, group p = {τ ∈ ((p−1)/P, p/P]} with
+  law N(α_p, Σ_p) and mass 1/P. By the exponential tilting e^{yᵀu} N(y; α, Σ) ∝ N(y; α + Σu, Σ),
+
+      Γ_p(x) = V Σ_q w_pq Z_q(x) m_q(x) / Σ_q w_pq Z_q(x),
+      Z_q(x) = exp(uᵀα_q + ½ uᵀΣ_q u),   m_q(x) = α_q + Σ_q u,   u = A x,
+
+  a ratio of Gaussian mixtures (not affine in x), so the law leaves the Gaussian family and the closure
+  is the Gaussian projection (MATH §3), evaluated by tensor Gauss–Hermite cubature
+  (:func:`gaussflow.projection.cubature_rule`):
+
+      α̇_p = E[Γ_p(X)],   Σ̇_p = E[(X − α_p) Γ_p(X)ᵀ] + transpose,   X ~ N(α_p, Σ_p).
+
+Group-level weights (the approximation made here). A token at relative position r ∈ (0, 1] inside group
+p sees groups q < p fully and the fraction r of its own group: exact weights (1, …, 1, r, 0, …). The
+closure uses one velocity per group with r replaced by its average over the group, **w_pq = 1 (q < p),
+½ (q = p), 0 (q > p)**. Two errors follow, both vanishing as the partition is refined:
+(i) the Jensen gap E_r[Γ(x; r)] − Γ(x; ½) — Γ is a Möbius function of r whose own-group share is
+r/(p − 1 + r) (for comparable Z_q), so the gap is O((p − 1)⁻²) times the spread of the group means for
+p ≥ 2 and zero for p = 1 (the first group attends only to itself: r cancels); (ii) tokens at different r
+drift apart, so a group's law becomes a position mixture. For laws that vary smoothly in τ, replacing
+them by group-constant laws costs O(1/P). Both are measured by refining: ``refine=R`` splits every group
+into R sub-groups with the same initial law (a P·R partition) and reports the groups' mixture moments;
+the difference between R = 1 and R > 1 is the within-group error (:func:`solve_masked`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from scipy.integrate import solve_ivp
+
+from ._checks import check_positive
+from ._linalg import sqrtm_psd
+from .attention import Attention
+from .gaussian import Gaussian
+from .projection import _default, cubature_rule
+
+__all__ = [
+    "MaskedClosure",
+    "MaskedTrajectory",
+    "group_weights",
+    "masked_closure",
+    "masked_reduction_proof",
+    "masked_reduction_proved",
+    "solve_masked",
+]
+
+
+# =========================================================================== symbolic reduction
+
+
+def _fubini(integral: sp.Integral, y: sp.Symbol, tp: sp.Symbol) -> sp.Expr:
+    """∫∫ g(y) h(τ') dy dτ' → (∫ g dy)(∫ h dτ'), only when the integrand splits (else ValueError)."""
+    f = integral.function
+    limits = {lim[0]: lim for lim in integral.limits}
+    g, h = f.as_independent(tp, as_Add=False)
+    if h.has(y) or g.has(tp):
+        raise ValueError("the integrand does not factor into a token part and a position part")
+    return sp.Integral(g, limits[y]) * sp.Integral(h, limits[tp])
+
+
+@functools.lru_cache(maxsize=1)
+def _derive_reduction() -> tuple[tuple[tuple[str, str], ...], bool]:
+    x, y = sp.symbols("x y", real=True)
+    tau, tp = sp.symbols(r"tau \tau'", positive=True)
+    s = sp.Function("s")(x, y)  # score s(x, y) = yᵀAx, kept abstract
+    p = sp.Function("p")(y)  # density of the token law μ (per component y)
+    g = sp.Function("g")(y)  # one component of the value V y
+    rho = sp.Function("rho")(tp)  # position density, independent of y
+    ylim, tlim = (y, -sp.oo, sp.oo), (tp, 0, tau)
+    num = sp.Integral(sp.exp(s) * g * p * rho, ylim, tlim)
+    den = sp.Integral(sp.exp(s) * p * rho, ylim, tlim)
+    num_f, den_f = _fubini(num, y, tp), _fubini(den, y, tp)
+    unmasked = sp.Integral(sp.exp(s) * g * p, ylim) / sp.Integral(sp.exp(s) * p, ylim)
+    R = sp.Integral(rho, tlim)
+    general = sp.simplify(num_f / den_f - unmasked)  # R cancels (R ≠ 0)
+    uniform = {rho: sp.Integer(1)}
+    R_unif = R.subs(uniform).doit()
+    masked_unif = (num_f / den_f).subs(uniform)
+    masked_unif = masked_unif.replace(lambda e: isinstance(e, sp.Integral) and e.has(tp), lambda e: e.doit())
+    diff = sp.simplify(masked_unif - unmasked)
+    proved = bool(general == 0 and diff == 0 and R_unif == tau)
+
+    # spot check on a concrete Gaussian (d = 1): μ = N(α, σ²), s = a x y, value v y
+    a, v, al = sp.symbols("a v alpha", real=True)
+    sig = sp.Symbol("sigma", positive=True)
+    dens = sp.exp(-((y - al) ** 2) / (2 * sig**2)) / sp.sqrt(2 * sp.pi * sig**2)
+    n1 = sp.integrate(sp.integrate(sp.exp(a * x * y) * v * y * dens, ylim), tlim)
+    d1 = sp.integrate(sp.integrate(sp.exp(a * x * y) * dens, ylim), tlim)
+    gauss = sp.simplify(n1 / d1)
+    closed = v * (al + sig**2 * a * x)
+    proved = proved and sp.simplify(gauss - closed) == 0
+
+    # contrast: a position-dependent law (mean c τ') does not factor and Γ_τ depends on τ
+    c = sp.Symbol("c", real=True)
+    dens_c = dens.subs(al, c * tp)
+    try:
+        _fubini(sp.Integral(sp.exp(a * x * y) * dens_c, ylim, tlim), y, tp)
+        factors = True
+    except ValueError:
+        factors = False
+    num_c = sp.integrate(sp.integrate(sp.exp(a * x * y) * v * y * dens_c, ylim, conds="none"), tlim)
+    den_c = sp.integrate(sp.integrate(sp.exp(a * x * y) * dens_c, ylim, conds="none"), tlim)
+    at = {a: 1, v: 1, x: 1, c: 1, sig: 1}
+    slope = sp.diff(num_c / den_c, tau).subs(at).subs(tau, sp.Rational(1, 2)).evalf()
+    proved = proved and not factors and abs(float(slope)) > 1e-3
+
+    L = sp.latex
+    steps = (
+        ("Masked velocity",
+         r"\Gamma_\tau(x) = \frac{\int_0^\tau\!\int e^{s(x,y)}\,Vy\,\mu(dy,d\tau')}"
+         r"{\int_0^\tau\!\int e^{s(x,y)}\,\mu(dy,d\tau')},\quad \mu(dy,d\tau') = p(y)\,dy\,\rho(\tau')\,d\tau'"),
+        ("Numerator (one component, g = (Vy)_k)", L(num)),
+        ("Fubini (the integrand splits into a y-part and a τ'-part)",
+         rf"{L(num)} = {L(num_f)},\quad {L(den)} = {L(den_f)}"),
+        ("Cancel the position factor", rf"\Gamma_\tau - \Gamma = {L(general)}\quad\text{{whenever }} {L(R)} \neq 0"),
+        ("Uniform positions", rf"\rho \equiv 1:\ {L(R.subs(uniform))} = {L(R_unif)} > 0\ \text{{for }}\tau\in(0,1],"
+         rf"\quad \Gamma_\tau - \Gamma = {L(diff)}"),
+        ("Spot check (d = 1, μ = N(α, σ²), s = axy)", rf"\Gamma_\tau(x) = {L(gauss)} = {L(closed)}"),
+        ("Contrast: position-dependent law", r"p(y\mid\tau') = \mathcal N(y; c\tau', \sigma^2):\ "
+         r"\text{the integrand does not split;}\ "
+         rf"\partial_\tau\Gamma_\tau\big|_{{a=v=x=c=\sigma=1,\ \tau=1/2}} = {float(slope):.6f} \neq 0"),
+        ("Conclusion", r"\Gamma_\tau = \Gamma\ \ \forall \tau\in(0,1]" + (r"\quad\checkmark" if proved else
+                                                                          r"\quad\text{(NOT proved)}")),
+    )
+    return steps, proved
+
+
+def masked_reduction_proof() -> list[tuple[str, str]]:
+    """SymPy proof that masked attention on a position-independent law equals unmasked attention.
+
+    With μ(dy, dτ') = p(y) dy ⊗ ρ(τ') dτ' (ρ ≡ 1: Unif[0, 1]) both integrals of Γ_τ factor by Fubini
+    (checked: the integrand splits into a y-free and a τ'-free part) into a y-integral times
+    R(τ) = ∫_0^τ ρ = τ; R cancels and ``sympy.simplify(Γ_τ − Γ) == 0``. A concrete spot check (d = 1,
+    Gaussian μ, integrals evaluated by SymPy) gives V(α + σ²ax) for every τ, and a position-dependent
+    law (mean cτ') is shown not to factor.
+
+    Returns
+    -------
+    list of (label, LaTeX)
+        The derivation steps; :func:`masked_reduction_proved` gives the verdict.
+    """
+    return [tuple(s) for s in _derive_reduction()[0]]  # type: ignore[misc]
+
+
+def masked_reduction_proved() -> bool:
+    """True when every check of :func:`masked_reduction_proof` passed (Γ_τ − Γ simplifies to 0)."""
+    return _derive_reduction()[1]
+
+
+# =========================================================================== per-position closure
+
+
+def group_weights(P: int) -> np.ndarray:
+    """Group attention weights w (P, P): w_pq = 1 (q < p), ½ (q = p), 0 (q > p).
+
+    ½ is the average over positions r ∈ (0, 1] inside group p of the fraction r of the own group seen.
+    """
+    if isinstance(P, bool) or not isinstance(P, int | np.integer) or P < 1:
+        raise ValueError(f"`P` must be a positive integer; got {P!r}")
+    return np.tril(np.ones((P, P)), -1) + 0.5 * np.eye(P)
+
+
+def _softmax_A(attn: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(attn, Attention):
+        raise ValueError(f"`attn` must be an Attention (gf.attention(...)); got {type(attn).__name__}")
+    v = attn.closure.variant
+    if attn.name != "softmax" or v.options:
+        extra = f" with {dict(v.options)}" if v.options else ""
+        raise ValueError(f"`attn` must be plain 'softmax' attention (no add-ons) for the masked closure; "
+                         f"got {attn.name!r}{extra}")
+    p = attn.params
+    A = float(p["beta"]) * np.asarray(p["K"], dtype=float).T @ np.asarray(p["Q"], dtype=float)
+    return A, np.asarray(p["V"], dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class MaskedClosure:
+    """Per-position Gaussian(-projection) closure of masked softmax attention.
+
+    ``closure(alphas (P, d), Sigmas (P, d, d)) -> (alpha_dots (P, d), Sigma_dots (P, d, d))`` with
+
+        Γ_p(x) = V Σ_q w_pq Z_q(x) m_q(x) / Σ_q w_pq Z_q(x),   u = A x,
+        Z_q = exp(uᵀα_q + ½uᵀΣ_q u),   m_q = α_q + Σ_q u,
+        α̇_p = E[Γ_p(X)],   Σ̇_p = E[(X − α_p)Γ_p(X)ᵀ] + transpose,   X ~ N(α_p, Σ_p),
+
+    expectations by the cubature rule ``(nodes, weights)`` (nodes α_p + Σ_p^{1/2} z: singular Σ_p allowed).
+    Build with :func:`masked_closure`. Calling does not validate (integrators own their state).
+
+    Attributes
+    ----------
+    A, V : ndarray, shape (d, d)
+        Score matrix (s = yᵀAx, A = βKᵀQ) and value map.
+    w : ndarray, shape (P, P)
+        Group weights (:func:`group_weights`, or any nonnegative matrix with positive rows).
+    nodes, weights : ndarray, shapes (m, d), (m,)
+        Standard-normal cubature rule.
+    rule : str
+    degree : int
+        Polynomial degree of exactness of the rule.
+    """
+
+    A: np.ndarray
+    V: np.ndarray
+    w: np.ndarray
+    nodes: np.ndarray
+    weights: np.ndarray
+    rule: str
+    degree: int
+
+    @property
+    def P(self) -> int:
+        return self.w.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.A.shape[0]
+
+    def velocity(self, X: np.ndarray, alphas: np.ndarray, Sigmas: np.ndarray) -> np.ndarray:
+        """Γ_p at points X (P, m, d) (row block p evaluated with group p's weights) → (P, m, d)."""
+        U = X @ self.A.T  # u = A x
+        logZ = U @ alphas.T + 0.5 * np.einsum("pkd,qde,pke->pkq", U, Sigmas, U)  # (P, m, Q)
+        with np.errstate(divide="ignore"):
+            logZ = logZ + np.log(self.w)[:, None, :]
+        logZ -= logZ.max(axis=-1, keepdims=True)
+        pi = np.exp(logZ)
+        pi /= pi.sum(axis=-1, keepdims=True)
+        M = alphas[None, None, :, :] + np.einsum("qde,pke->pkqd", Sigmas, U)  # m_q(x)
+        return np.einsum("pkq,pkqd->pkd", pi, M) @ self.V.T
+
+    def __call__(self, alphas: np.ndarray, Sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        H = np.stack([sqrtm_psd(S) for S in Sigmas])
+        X = alphas[:, None, :] + np.einsum("kd,pde->pke", self.nodes, H)  # H symmetric
+        G = self.velocity(X, alphas, Sigmas)  # (P, m, d)
+        adot = np.einsum("k,pkd->pd", self.weights, G)
+        Pm = np.einsum("pde,k,ke,pkf->pdf", H, self.weights, self.nodes, G)
+        return adot, Pm + np.swapaxes(Pm, 1, 2)
+
+
+def masked_closure(attn: Attention, P: int, *, rule: str = "tensor", degree: int | None = None,
+                   weights: Any = None) -> MaskedClosure:
+    """Per-position Gaussian closure of masked softmax attention with P position groups.
+
+    Parameters
+    ----------
+    attn : Attention
+        Plain ``softmax`` attention (A = βKᵀQ, V).
+    P : int
+        Number of position groups (group p: τ ∈ ((p−1)/P, p/P]).
+    rule, degree
+        Cubature rule for N(0, I_d) (:func:`gaussflow.projection.cubature_rule`; default tensor
+        Gauss–Hermite of degree 79/47/23/15/... in d = 1/2/3/4/...).
+    weights : array_like, shape (P, P), optional
+        Group weights; default :func:`group_weights` (1 below the diagonal, ½ on it).
+
+    Returns
+    -------
+    MaskedClosure
+    """
+    A, V = _softmax_A(attn)
+    w = group_weights(P) if weights is None else np.array(weights, dtype=float)
+    if w.shape != (P, P) or not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w.sum(axis=1) <= 0):
+        raise ValueError(f"`weights` must be a nonnegative ({P}, {P}) array with positive row sums; "
+                         f"got shape {w.shape}")
+    name, default = _default(attn.d, rule)
+    Z, W, achieved = cubature_rule(attn.d, rule, default if degree is None else degree)
+    return MaskedClosure(A, V, w, Z, W, name, achieved)
+
+
+@dataclass(frozen=True)
+class MaskedTrajectory:
+    """Per-group Gaussian moments of the masked closure.
+
+    Attributes
+    ----------
+    t : ndarray, shape (T,)
+    mean : ndarray, shape (T, P, d)
+        α_p(t) (with ``refine`` R > 1: mixture mean of the R sub-groups of group p).
+    cov : ndarray, shape (T, P, d, d)
+        Σ_p(t) (mixture covariance with ``refine``).
+    status : str
+        ``"ok"`` or ``"failed"``; ``message`` says why.
+    message : str
+    nfev : int
+    refine : int
+    """
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    status: str
+    message: str
+    nfev: int
+    refine: int
+
+    def law(self, p: int, i: int = -1) -> Gaussian:
+        """N(α_p(t_i), Σ_p(t_i))."""
+        return Gaussian(self.mean[i, p], self.cov[i, p])
+
+
+def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval: Any = None, *, refine: int = 1,
+                 rule: str = "tensor", degree: int | None = None, weights: Any = None, rtol: float = 1e-8,
+                 atol: float = 1e-10) -> MaskedTrajectory:
+    """Integrate the per-position masked closure (``solve_ivp`` DOP853).
+
+    Parameters
+    ----------
+    attn : Attention
+        Plain softmax attention.
+    laws : sequence of Gaussian, length P
+        Initial law of each position group, in position order.
+    t_span : (t0, t1)
+    t_eval : array_like, optional
+        Output times (default: t0 and t1).
+    refine : int
+        Split every group into ``refine`` sub-groups with the same initial law (a P·R partition with
+        the default weights) and report each group's mixture moments
+        ᾱ = mean_r α_r, Σ̄ = mean_r (Σ_r + (α_r − ᾱ)(α_r − ᾱ)ᵀ). Measures the within-group error.
+    rule, degree
+        Cubature (see :func:`masked_closure`).
+    weights : array_like, shape (P, P), optional
+        Group weights instead of :func:`group_weights` (only with ``refine=1``); e.g. all ones = no mask.
+    rtol, atol : float
+
+    Returns
+    -------
+    MaskedTrajectory
+    """
+    if isinstance(refine, bool) or not isinstance(refine, int | np.integer) or refine < 1:
+        raise ValueError(f"`refine` must be a positive integer; got {refine!r}")
+    laws = list(laws) if not isinstance(laws, Gaussian) else [laws]
+    if not laws or not all(isinstance(g, Gaussian) for g in laws):
+        raise ValueError("`laws` must be a non-empty sequence of Gaussian")
+    if any(g.d != attn.d for g in laws):
+        raise ValueError(f"`laws` must all have d = {attn.d} (the d of `attn`); got {[g.d for g in laws]}")
+    t0, t1 = (float(v) for v in np.asarray(t_span, dtype=float).reshape(2))
+    if not t1 > t0:
+        raise ValueError(f"`t_span` must be increasing; got {t_span!r}")
+    te = np.array([t0, t1]) if t_eval is None else np.asarray(t_eval, dtype=float).reshape(-1)
+    rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
+    P, d, R = len(laws), attn.d, int(refine)
+    if weights is not None and R != 1:
+        raise ValueError(f"`weights` can only be given with refine=1; got refine={R}")
+    cl = masked_closure(attn, P * R, rule=rule, degree=degree, weights=weights)
+    a0 = np.repeat(np.stack([g.mean for g in laws]), R, axis=0)
+    S0 = np.repeat(np.stack([g.cov for g in laws]), R, axis=0)
+    n_a = P * R * d
+
+    def f(_t: float, y: np.ndarray) -> np.ndarray:
+        a = y[:n_a].reshape(P * R, d)
+        S = y[n_a:].reshape(P * R, d, d)
+        ad, Sd = cl(a, 0.5 * (S + np.swapaxes(S, 1, 2)))
+        return np.concatenate([ad.ravel(), Sd.ravel()])
+
+    sol = solve_ivp(f, (t0, t1), np.concatenate([a0.ravel(), S0.ravel()]), method="DOP853", t_eval=te,
+                    rtol=rtol, atol=atol)
+    T = sol.t.size
+    a = sol.y[:n_a].T.reshape(T, P, R, d)
+    S = sol.y[n_a:].T.reshape(T, P, R, d, d)
+    S = 0.5 * (S + np.swapaxes(S, -1, -2))
+    mean = a.mean(axis=2)
+    dev = a - mean[:, :, None, :]
+    cov = S.mean(axis=2) + np.einsum("tprd,tpre->tpde", dev, dev) / R
+    return MaskedTrajectory(sol.t, mean, cov, "ok" if sol.success else "failed", str(sol.message), int(sol.nfev), R)

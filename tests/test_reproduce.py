@@ -1,0 +1,256 @@
+"""Tests of gaussflow.reproduce (Castin et al. 2025): draws, convention mappings, batched Euler RHS,
+exact blow-up times, outputs. Independent truths: the authors' RHS typed here in raw NumPy from their
+(Q, K, V), gaussflow.attention's generated moment RHS, and the closed-form softmax blow-up time."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import gaussflow as gf
+from gaussflow import reproduce as R
+from gaussflow.oracles import softmax_blowup_time
+
+
+def _spd(rng: np.random.Generator, d: int) -> np.ndarray:
+    L = rng.standard_normal((d, d))
+    return L @ L.T + 0.1 * np.eye(d)
+
+
+# ------------------------------------------------------------------------------------------------ draws
+def test_draws_reproducible_and_as_specified() -> None:
+    for key in "abcdef":
+        D1, D2 = R.draws(key), R.draws(key)
+        for k in ("Q", "K", "V"):
+            np.testing.assert_array_equal(D1[k], D2[k])
+    # (a): rand then randn after seed 35, K = −Q, V = MMᵀ
+    np.random.seed(35)
+    Q = np.random.rand(2, 2)
+    M = np.random.randn(2, 2)
+    Da = R.draws("a")
+    np.testing.assert_array_equal(Da["Q"], Q)
+    np.testing.assert_array_equal(Da["K"], -Q)
+    np.testing.assert_array_equal(Da["V"], M @ M.T)
+    # (e): the redraw loop ends with A + Aᵀ ≻ 0, and it is the first such pair of the seed-33 stream
+    De = R.draws("e")
+    A = De["K"].T @ De["Q"] / math.sqrt(2)
+    assert np.linalg.eigvalsh(A + A.T)[0] > 0
+    np.random.seed(33)
+    for _ in range(De["tries"] - 1):
+        Qp, Kp = np.random.randn(2, 2), np.random.randn(2, 2)
+        Ap = Kp.T @ Qp
+        assert np.linalg.eigvalsh(Ap + Ap.T)[0] <= 0
+    np.testing.assert_array_equal(np.random.randn(2, 2), De["Q"])
+    # (d) and (f) share Q, K (seed 36), indefinite A + Aᵀ
+    Dd, Df = R.draws("d"), R.draws("f")
+    np.testing.assert_array_equal(Dd["Q"], Df["Q"])
+    w = np.linalg.eigvalsh(Dd["K"].T @ Dd["Q"] + Dd["Q"].T @ Dd["K"])
+    assert w[0] < 0 < w[1]
+    np.random.seed(35)
+    np.random.randn(8, 7)
+    np.testing.assert_array_equal(Df["V"], np.random.randn(2, 2))
+
+
+def test_rank_draws_reproducible() -> None:
+    Q1, V1, S1 = R.rank_draws("l2", "random", 4, samples=5)
+    Q2, V2, S2 = R.rank_draws("l2", "random", 4, samples=5)
+    np.testing.assert_array_equal(S1, S2)
+    np.testing.assert_array_equal(V1, V2)
+    assert Q1[0].shape == (2, 4) and all(np.array_equal(a, b) for a, b in zip(Q1, Q2, strict=True))
+    np.random.seed(27)
+    M = np.random.randn(4, 4)
+    np.testing.assert_array_equal(V1, M.T @ M)
+
+
+def test_initial_grid() -> None:
+    S = R.initial_grid(40, 1.0)
+    np.testing.assert_allclose(np.trace(S, axis1=1, axis2=2), 1.0)
+    assert np.all(np.linalg.eigvalsh(S)[:, 0] > 0)
+    g = np.linspace(-1, 1, 40)
+    assert len(S) == int(np.sum(g[:, None] ** 2 + g[None, :] ** 2 < 1))
+
+
+# ------------------------------------------------------------------------------------------------ conventions
+def test_softmax_scaling_matches_authors() -> None:
+    rng = np.random.default_rng(1)
+    d = 3
+    Q, K, V = rng.standard_normal((2, d)), rng.standard_normal((2, d)), rng.standard_normal((d, d))
+    S = _spd(rng, d)
+    A = K.T @ Q / np.sqrt(d)
+    authors = V @ S @ A @ S + (V @ S @ A @ S).T
+    ours = gf.attention("softmax", **R.softmax_params(Q, K, V)).moment_rhs(np.zeros(d), S)[1]
+    np.testing.assert_allclose(ours, authors, rtol=1e-12, atol=1e-12)
+    # same layer through Q, K, beta = 1/√d
+    ours2 = gf.attention("softmax", Q=Q, K=K, V=V, beta=1 / np.sqrt(d)).moment_rhs(np.zeros(d), S)[1]
+    np.testing.assert_allclose(ours2, authors, rtol=1e-12, atol=1e-12)
+
+
+def test_l2_mapping_matches_authors() -> None:
+    rng = np.random.default_rng(2)
+    for d, k in ((2, 1), (2, 2), (4, 2)):
+        Q, K, V = rng.standard_normal((k, d)), rng.standard_normal((k, d)), rng.standard_normal((d, d))
+        S = _spd(rng, d)
+        A = K.T @ Q / np.sqrt(d)
+        P = 2 * V @ S @ np.linalg.inv(np.eye(d) + 2 * K.T @ K @ S) @ A @ S
+        authors = P + P.T
+        direct = gf.attention("l2", Q=Q / np.sqrt(d), K=K, V=V, beta=2).moment_rhs(np.zeros(d), S)[1]
+        np.testing.assert_allclose(direct, authors, rtol=1e-11, atol=1e-12)
+        via = gf.attention("l2", **R.l2_params(Q, K, V)).moment_rhs(np.zeros(d), S)[1]
+        np.testing.assert_allclose(via, authors, rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize(("d", "H", "rows"), [(2, 2, 2), (2, 1, 2), (4, 2, 4), (2, 2, 1)])
+def test_multihead_mapping_matches_authors(d: int, H: int, rows: int) -> None:
+    rng = np.random.default_rng(3 + d + H + rows)
+    Q, K, V = rng.standard_normal((rows, d)), rng.standard_normal((rows, d)), rng.standard_normal((d, d))
+    S = _spd(rng, d)
+    k = d // H
+    W = np.eye(d)
+    authors = np.zeros((d, d))
+    for h in range(H):  # the authors' loop: row blocks (NumPy slicing; an empty block is a zero head)
+        Qh, Kh, Vh = Q[h * k:(h + 1) * k], K[h * k:(h + 1) * k], V[h * k:(h + 1) * k]
+        Ah = Kh.T @ Qh / np.sqrt(k)
+        Ch = W[:, h * k:(h + 1) * k][:, :Vh.shape[0]] @ Vh
+        authors += Ch @ S @ Ah @ S + (Ch @ S @ Ah @ S).T
+    ours = gf.attention("multihead", **R.multihead_params(Q, K, V, H)).moment_rhs(np.zeros(d), S)[1]
+    np.testing.assert_allclose(ours, authors, rtol=1e-12, atol=1e-12)
+    if H == 1:  # one head with W = I is softmax
+        sm = gf.attention("softmax", **R.softmax_params(Q, K, V)).moment_rhs(np.zeros(d), S)[1]
+        np.testing.assert_allclose(ours, sm, rtol=1e-12, atol=1e-12)
+
+
+def test_sinkhorn_mapping_unscaled() -> None:
+    D = R.draws("e")
+    p = R.sinkhorn_params(D["Q"], D["K"], D["V"])
+    np.testing.assert_array_equal(p["A"], D["K"].T @ D["Q"])
+
+
+# ------------------------------------------------------------------------------------------------ batched Euler RHS
+@pytest.mark.parametrize("key", list("abcdef"))
+def test_batched_rhs_equals_generated_moment_rhs(key: str) -> None:
+    exp = R.experiment(key)
+    S0 = R.initial_grid(5, exp.half_width)
+    rng = np.random.default_rng(4)
+    S0 = np.concatenate([S0, 3.0 * S0[:2], np.array([[[1.0, 1.0], [1.0, 1.0]]])])  # larger and rank-one Σ
+    for run in exp.runs:
+        att = gf.attention(run.variant, **run.params)
+        B = R.sigma_rhs(run.variant, run.params, S0)
+        for m in range(len(S0)):
+            ref = att.moment_rhs(np.zeros(2), S0[m])[1]
+            np.testing.assert_allclose(B[m], ref, rtol=1e-10, atol=1e-12, err_msg=f"{key} {run.label} {m}")
+            # Σ̇ does not depend on α for these variants
+            alpha = rng.standard_normal(2)
+            np.testing.assert_allclose(att.moment_rhs(alpha, S0[m])[1], ref, rtol=1e-12, atol=1e-12)
+
+
+def test_batched_rhs_heterogeneous_d5() -> None:
+    rng = np.random.default_rng(5)
+    Qs, V, S = R.rank_draws("l2", "random", 5, samples=3)
+    plist = [R.l2_params(Q, -Q, V) for Q in Qs]
+    stacked = {k: np.stack([p[k] for p in plist]) if np.ndim(plist[0][k]) else plist[0][k] for k in plist[0]}
+    B = R.sigma_rhs("l2", stacked, S[:3])
+    for m in range(3):
+        ref = gf.attention("l2", **plist[m]).moment_rhs(rng.standard_normal(5), S[m])[1]
+        np.testing.assert_allclose(B[m], ref, rtol=1e-10, atol=1e-10)
+
+
+def test_euler_scheme_against_a_hand_loop() -> None:
+    D = R.draws("f")
+    p = R.softmax_params(D["Q"], D["K"], D["V"])
+    S0 = R.initial_grid(4, 1.0)
+    res = R.euler_sigma("softmax", p, S0, step=0.05, tol=1e-3, tol_high=50.0, max_iter=400)
+    for m in range(len(S0)):
+        S, status, it = S0[m].copy(), "max_iter", 400
+        for i in range(400):
+            Sd = p["V"] @ S @ p["A"] @ S
+            Sd = Sd + Sd.T
+            if np.linalg.norm(Sd) < 1e-3:
+                status, it = "converged", i
+                break
+            w, U = np.linalg.eigh(S + 0.05 * Sd)
+            S = (U * np.maximum(w, 1e-14)) @ U.T
+            if np.trace(S) > 50.0:
+                status, it = "diverged", i + 1
+                break
+        assert (res.status[m], res.iters[m]) == (status, it)
+        np.testing.assert_allclose(res.final[m], S, rtol=1e-9, atol=1e-12)
+
+
+def test_psd_projection_clips() -> None:
+    S = np.array([[[1.0, 0.0], [0.0, -0.5]], [[2.0, 0.0], [0.0, 1.0]]])
+    P, clipped = R.psd_project(S)
+    assert clipped.tolist() == [True, False]
+    np.testing.assert_allclose(np.linalg.eigvalsh(P[0]), [1e-14, 1.0], atol=1e-15)
+    np.testing.assert_array_equal(P[1], S[1])
+
+
+# ------------------------------------------------------------------------------------------------ exact scheme
+def test_exact_blowup_time_experiment_e_softmax() -> None:
+    exp = R.experiment("e")
+    run = exp.runs[0]
+    assert run.variant == "softmax" and np.array_equal(run.params["V"], np.eye(2))
+    att = gf.attention(run.variant, **run.params)
+    S0 = R.initial_grid(40, 1.0)[::250]
+    for S in S0:
+        r = R.exact_member(att, S, run.horizon, keep_path=False)
+        assert r["status"] == "blowup" and r["kind"] == "blowup_rank_one"
+        R0 = np.linalg.cholesky(S)  # T* = 1/λmax(Σ₀^{1/2} S Σ₀^{1/2}) = 1/λmax(LᵀSL), independent truth
+        T_formula = 1.0 / np.linalg.eigvalsh(R0.T @ (run.params["A"] + run.params["A"].T) @ R0)[-1]
+        assert abs(r["t_blowup"] - T_formula) <= 1e-6 * T_formula
+        assert abs(r["t_blowup"] - softmax_blowup_time(S, run.params["A"])) <= 1e-6 * T_formula
+
+
+# ------------------------------------------------------------------------------------------------ outputs
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, object]:
+    out = tmp_path_factory.mktemp("castin")
+    return R.reproduce_castin2025(out, quick=True), out
+
+
+def test_outputs_written(quick_run: tuple[dict, object]) -> None:
+    res, out = quick_run
+    for k in R.EXPERIMENT_KEYS:
+        png = out / f"castin2025_{k}.png"
+        assert png.stat().st_size > 1000
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "castin2025_summary.json").read_text())
+    assert set(summary["experiments"]) == set(R.EXPERIMENT_KEYS)
+    report = (out / "castin2025_report.md").read_text()
+    assert report == res["report"]
+    for k in "abcdef":
+        assert f"## ({k})" in report
+    assert "## (ranks)" in report
+    # experiment (e) softmax: every exact run is a rank-one blow-up, every Euler run diverges
+    e_soft = summary["experiments"]["e"]["runs"][0]
+    assert e_soft["exact"]["counts"] == {"blowup_rank_one": e_soft["n_members"]}
+    assert e_soft["euler"]["counts"] == {"diverged": e_soft["n_members"]}
+
+
+def test_no_overwrite_without_force(quick_run: tuple[dict, object]) -> None:
+    _, out = quick_run
+    with pytest.raises(ValueError, match=r"castin2025_b\.png"):
+        R.reproduce_castin2025(out, experiments=("b",), quick=True)
+    before = (out / "castin2025_b.png").stat().st_mtime_ns
+    R.reproduce_castin2025(out, experiments=("b",), quick=True, force=True, scheme="euler")
+    assert (out / "castin2025_b.png").stat().st_mtime_ns >= before
+
+
+def test_bad_arguments(tmp_path: object) -> None:
+    with pytest.raises(ValueError, match="scheme"):
+        R.reproduce_castin2025(tmp_path, scheme="rk4")
+    with pytest.raises(ValueError, match="experiments"):
+        R.reproduce_castin2025(tmp_path, experiments=("z",))
+
+
+def test_cli_parser() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="command")
+    R.add_parser(sub)
+    a = p.parse_args(["reproduce", "castin2025", "--only", "a", "e", "--scheme", "exact", "--quick"])
+    assert a.paper == "castin2025" and a.only == ["a", "e"] and a.scheme == "exact" and a.quick and not a.force
+    assert a.func is R._cmd_reproduce
