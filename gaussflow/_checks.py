@@ -51,6 +51,19 @@ def check_positive(name: str, value: Any) -> float:
     return v
 
 
+def check_real(name: str, value: Any, *, low: float, strict: bool = True) -> float:
+    """A finite real scalar with ``value > low`` (``strict``) or ``value ≥ low``; booleans and arrays refused."""
+    try:
+        if isinstance(value, bool) or np.ndim(value) != 0:
+            raise TypeError
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a real number; got {value!r}") from None
+    if not np.isfinite(v) or (v <= low if strict else v < low):
+        raise ValueError(f"`{name}` must be finite and {'>' if strict else '≥'} {low:g}; got {value!r}")
+    return v
+
+
 def check_mean(name: str, value: Any, d: int | None = None) -> np.ndarray:
     arr = as_array(name, value, 1)
     if d is not None:

@@ -73,3 +73,21 @@ def load_npz(path: str | os.PathLike[str], required: set[str], kind: str) -> tup
         meta = json.loads(str(data["metadata"]))
         arrays = {k: data[k] for k in data.files if k != "metadata"}
     return arrays, meta
+
+
+def load_mapping(path: str | os.PathLike[str], argname: str) -> dict[str, Any]:
+    """A table from a TOML (``.toml``) or JSON file, with one clear ``ValueError`` naming ``argname``."""
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"`{argname}` file {str(path)!r} does not exist")
+    raw = p.read_bytes()
+    kind = "TOML" if p.suffix == ".toml" else "JSON"
+    try:
+        data = tomllib.loads(raw.decode()) if kind == "TOML" else json.loads(raw)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"`{argname}` file {str(path)!r} is not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"`{argname}` file {str(path)!r} must hold a table/object")
+    return data

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_array
+from ._checks import as_array, check_real
 from ._linalg import sqrtm_psd
 
 #: hard cap on tr Σ (as in gaussflow.solve)
@@ -275,16 +275,6 @@ def _check_psd(S: np.ndarray) -> np.ndarray:
     return S
 
 
-def _positive(name: str, value: Any, *, low: float = 0.0, allow_zero: bool = False) -> float:
-    try:
-        if isinstance(value, bool) or np.ndim(value) != 0:
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a real number; got {value!r}") from None
-    if not math.isfinite(v) or v < low or (v == low and not allow_zero):
-        raise ValueError(f"`{name}` must be finite and {'≥' if allow_zero else '>'} {low:g}; got {value!r}")
-    return v
 
 
 # --------------------------------------------------------------------------- integrator
@@ -420,10 +410,10 @@ def solve_batch(
     if ts.shape != (2,) or not ts[1] > ts[0]:
         raise ValueError(f"`t_span` must be (t0, t1) with t0 < t1; got {ts.tolist()}")
     t0, t1 = float(ts[0]), float(ts[1])
-    rtol_v = _positive("rtol", rtol)
-    atol_v = _positive("atol", atol, allow_zero=True)
-    R = _positive("blowup_threshold", blowup_threshold, low=1.0)
-    tol = 0.0 if stationary_tol is None else _positive("stationary_tol", stationary_tol, allow_zero=True)
+    rtol_v = check_real("rtol", rtol, low=0.0)
+    atol_v = check_real("atol", atol, low=0.0, strict=False)
+    R = check_real("blowup_threshold", blowup_threshold, low=1.0)
+    tol = 0.0 if stationary_tol is None else check_real("stationary_tol", stationary_tol, low=0.0, strict=False)
     if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer) or max_steps < 1:
         raise ValueError(f"`max_steps` must be a positive integer; got {max_steps!r}")
     if t_eval is None:

@@ -121,18 +121,10 @@ SOLVE_DEFAULTS: dict[str, object] = {
 def _load_params(path: str | None, pairs: Sequence[str]) -> dict[str, object]:
     """Parameters from a JSON/TOML file, overridden by ``KEY=JSON`` pairs."""
     import json
-    import tomllib
 
-    params: dict[str, object] = {}
-    if path:
-        p = Path(path)
-        if not p.exists():
-            raise ValueError(f"`--params` file {path} does not exist")
-        raw = p.read_bytes()
-        try:
-            params.update(tomllib.loads(raw.decode()) if p.suffix == ".toml" else json.loads(raw))
-        except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"`--params` file {path} is not valid {p.suffix[1:] or 'JSON'}: {exc}") from None
+    from ._io import load_mapping
+
+    params: dict[str, object] = dict(load_mapping(path, "--params")) if path else {}
     for pair in pairs:
         key, sep, val = pair.partition("=")
         if not sep:

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_positive
+from ._checks import check_positive, check_real
 from .attention import Attention
-from .solve import CAP, LawLike, _attention_at, _law, _scalar, drift_and_jacobian
+from .solve import CAP, LawLike, _attention_at, _law, drift_and_jacobian
 from .trajectory import Trajectory
 
 
@@ -77,7 +77,7 @@ def propagate(
     d = alpha.shape[0]
     per_layer, L = _layers(attn, layers, d)
     h = check_positive("step", step)
-    R = _scalar("blowup_threshold", blowup_threshold, low=1.0)
+    R = check_real("blowup_threshold", blowup_threshold, low=1.0)
     first = per_layer[0](0.0)
     distinct = len({id(f) for f in per_layer}) > 1
     if distinct:

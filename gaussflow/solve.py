@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from scipy.integrate import OdeSolver, solve_ivp
 
-from ._checks import as_array, check_cov, check_mean
+from ._checks import as_array, check_cov, check_mean, check_real
 from .attention import Attention
 from .gaussian import Gaussian
 from .projection import ProjectionDivergence
@@ -337,17 +337,6 @@ class _Budget:
 # --------------------------------------------------------------------------- validation
 
 
-def _scalar(name: str, value: Any, *, low: float, strict: bool = True) -> float:
-    try:
-        if isinstance(value, bool) or np.ndim(value) != 0:
-            raise TypeError
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a real number; got {value!r}") from None
-    if not math.isfinite(v) or (v <= low if strict else v < low):
-        rel = ">" if strict else "≥"
-        raise ValueError(f"`{name}` must be finite and {rel} {low:g}; got {value!r}")
-    return v
 
 
 def _law(law0: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -483,10 +472,10 @@ def solve(
     except TypeError as exc:
         raise ValueError(f"`attn` must be callable as attn(t) -> Attention; calling it failed: {exc}") from exc
     method_arg, method_name = _method(method)
-    rtol_v = _scalar("rtol", rtol, low=0.0)
-    atol_v = _scalar("atol", atol, low=0.0, strict=False)
-    R = _scalar("blowup_threshold", blowup_threshold, low=1.0)
-    tol = None if stationary_tol is None else _scalar("stationary_tol", stationary_tol, low=0.0, strict=False)
+    rtol_v = check_real("rtol", rtol, low=0.0)
+    atol_v = check_real("atol", atol, low=0.0, strict=False)
+    R = check_real("blowup_threshold", blowup_threshold, low=1.0)
+    tol = None if stationary_tol is None else check_real("stationary_tol", stationary_tol, low=0.0, strict=False)
     tol = tol or None
     if isinstance(max_nfev, bool) or not isinstance(max_nfev, int | np.integer) or max_nfev < 1:
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")

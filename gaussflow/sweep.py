@@ -42,7 +42,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from pathlib import Path
 from typing import Any
 
-from ._io import write_atomic
+from ._io import load_mapping, write_atomic
 
 #: identifies the checkpoint layout
 FORMAT = "gaussflow.sweep/1"
@@ -257,17 +257,9 @@ def _spec_points(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _cmd_sweep(args: Any) -> int:
-    import tomllib
     from concurrent.futures import ProcessPoolExecutor
 
-    spec_path = Path(args.spec)
-    if not spec_path.exists():
-        raise ValueError(f"`spec` file {spec_path} does not exist")
-    raw = spec_path.read_bytes()
-    try:
-        spec = tomllib.loads(raw.decode()) if spec_path.suffix == ".toml" else json.loads(raw)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"`spec` file {spec_path} is not valid: {exc}") from None
+    spec = load_mapping(args.spec, "spec")
     points = _spec_points(spec)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,7 @@ from scipy.integrate import solve_ivp
 from scipy.stats import chi2, norm
 
 from ._checks import as_array, check_cov, check_mean
-from ._io import jsonable
+from ._io import jsonable, load_mapping
 from ._linalg import sqrtm_psd
 from .attention import Attention, attention
 from .gaussian import Gaussian
@@ -809,18 +808,7 @@ def _json_arg(name: str, text: str | None) -> Any:
 
 
 def _load_params(path: str) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"`--params` file {path!r} does not exist")
-    raw = p.read_bytes()
-    try:
-        data = tomllib.loads(raw.decode()) if p.suffix == ".toml" else json.loads(raw)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"`--params` file {path!r} is not valid {'TOML' if p.suffix == '.toml' else 'JSON'}: "
-                         f"{exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"`--params` file {path!r} must hold a table/object of attention parameters")
-    return data
+    return load_mapping(path, "--params")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
