@@ -15,6 +15,8 @@ What is measured (each n in a fresh subprocess, so ``ru_maxrss`` is that run's p
   and thread setting: (c × d) @ (d × c) (scores) and (c × c) @ (c × d) (weighted sums), plus the
   single product (c × d) @ (d × n) when it fits in 1 GiB. The ratio engine / best matmul is the
   efficiency target (≥ 0.6).
+* cost to accuracy: wall time for the particle system to reach a relative covariance error of 1e-2
+  (d = 2 softmax, n doubled until reached) against one moment-ODE solve (error ~1e-10): their ratio.
 * memory: ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` of the subprocess after the evaluation
   (includes the interpreter, NumPy/SciPy/SymPy and the n × d inputs), and the tracemalloc peak of the
   evaluation itself (NumPy buffers; run separately on a fraction of the row blocks, which holds the
@@ -46,6 +48,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--budget", type=float, default=120.0, help="max seconds for one full evaluation")
     ap.add_argument("--repeat", type=int, default=3, help="timed evaluations when a full one is cheap")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-cost", action="store_true", help="skip the cost-to-accuracy comparison with the ODE")
     ap.add_argument("--child", type=str, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.d < 1 or any(n < 2 for n in args.n):
@@ -214,7 +217,49 @@ def main(argv: list[str] | None = None) -> int:
         verdict = "PASS" if ratio["wall"] >= 0.6 else "below target"
         mem = "" if n < 100_000 else " | memory " + ("PASS" if r["rss"] < 2**30 else "over target") + " (< 1 GiB)"
         print(f"         efficiency {ratio['wall']:.2f} [{ratio['cpu']:.2f}] of matmul: {verdict} (target ≥ 0.6){mem}")
+    if not args.no_cost:
+        _cost_to_accuracy(args.seed)
     return 0
+
+
+def _cost_to_accuracy(seed: int, target: float = 1e-2) -> None:
+    """Wall time for particles to reach a relative covariance error ≤ ``target`` at T = 1 vs the moment ODE.
+
+    d = 2 softmax (the `gaussflow verify` example), RK4 with dt = 0.05; the particle error is measured
+    against the exact closure started from the same cloud's empirical moments (median over 3 seeds),
+    n doubled from 1000 until the median error is ≤ target. The ODE reaches ~1e-10 in one solve().
+    """
+    import time
+
+    import numpy as np
+
+    import gaussflow as gf
+    from gaussflow.verify import default_example, relative_errors
+
+    att, law0, _ = default_example("softmax")
+    t = np.array([0.0, 1.0])
+    n = 1000
+    while True:
+        errs, secs = [], []
+        for s in range(3):
+            X0 = law0.sample(n, seed + s)
+            t0 = time.perf_counter()
+            pt = gf.simulate_particles(att, X0, t, dt=0.05)
+            secs.append(time.perf_counter() - t0)
+            m0, C0 = X0.mean(0), np.cov(X0.T, bias=True)
+            ref = gf.solve(att, gf.Gaussian(m0, C0), (0.0, 1.0), t_eval=t, stationary_tol=None)
+            errs.append(relative_errors(pt.mean[-1], pt.cov[-1], ref.mean[-1], ref.cov[-1])[1])
+        if float(np.median(errs)) <= target or n >= 512_000:
+            break
+        n *= 2
+    t0 = time.perf_counter()
+    for _ in range(5):
+        gf.solve(att, law0, (0.0, 1.0), t_eval=t, stationary_tol=None)
+    ode = (time.perf_counter() - t0) / 5
+    part = float(np.median(secs))
+    print(f"cost to reach a relative covariance error ≤ {target:g} at T = 1 (d = 2 softmax): particles need "
+          f"n = {n} ({part:.3f} s, median error {np.median(errs):.2g}); moment ODE {ode * 1e3:.1f} ms "
+          f"(error ~1e-10); ratio particles / ODE = {part / ode:.0f}")
 
 
 if __name__ == "__main__":
