@@ -85,3 +85,14 @@ def check_cov(name: str, value: Any, d: int | None = None) -> np.ndarray:
     if lam < -PSD_RTOL * scale:
         raise ValueError(f"`{name}` must be positive semi-definite; smallest eigenvalue {lam:.3g}")
     return 0.5 * (arr + arr.T)
+
+
+def frozen_array(name: str, value: Any, ndim: int) -> np.ndarray:
+    """A read-only float copy with ``ndim`` dimensions and finite entries (result containers)."""
+    arr = np.array(value, dtype=float, copy=True)
+    if arr.ndim != ndim:
+        raise ValueError(f"`{name}` must have {ndim} dimension(s); got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite (a blow-up is reported by truncation, never by inf/NaN)")
+    arr.setflags(write=False)
+    return arr

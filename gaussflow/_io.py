@@ -91,3 +91,11 @@ def load_mapping(path: str | os.PathLike[str], argname: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"`{argname}` file {str(path)!r} must hold a table/object")
     return data
+
+
+def check_writable(paths: Any, force: bool, hint: str = "pass --force") -> None:
+    """Refuse to overwrite existing output files unless ``force``: one ``ValueError`` naming the first."""
+    existing = [str(p) for p in paths if p is not None and Path(p).exists()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ValueError(f"refusing to overwrite {existing[0]}{more}; {hint}")

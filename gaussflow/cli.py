@@ -61,9 +61,9 @@ def _describe(c: Closure) -> str:
 
 
 def _check_writable(paths: Sequence[Path], force: bool) -> None:
-    existing = [str(p) for p in paths if p.exists()]
-    if existing and not force:
-        raise ValueError(f"refusing to overwrite {existing[0]} (and {len(existing) - 1} more); pass --force")
+    from ._io import check_writable
+
+    check_writable(paths, force)
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:

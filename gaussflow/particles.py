@@ -54,7 +54,7 @@ import sympy as sp
 from scipy.integrate import RK45
 from scipy.special import expit
 
-from ._checks import as_array, check_positive
+from ._checks import as_array, check_positive, frozen_array
 from ._io import jsonable, load_npz, package_versions, save_npz
 from .attention import Attention
 from .gaussian import Gaussian
@@ -633,14 +633,6 @@ def particle_velocity(
 # --------------------------------------------------------------------------- trajectory
 
 
-def _frozen(name: str, value: Any, ndim: int) -> np.ndarray:
-    arr = np.array(value, dtype=float, copy=True)
-    if arr.ndim != ndim:
-        raise ValueError(f"`{name}` must have {ndim} dimension(s); got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite (a blow-up is reported by truncation, never by inf/NaN)")
-    arr.setflags(write=False)
-    return arr
 
 
 class ParticleTrajectoryError(RuntimeError):
@@ -698,9 +690,9 @@ class ParticleTrajectory:
     versions: Mapping[str, str] = field(default_factory=package_versions)
 
     def __post_init__(self) -> None:
-        t = _frozen("t", self.t, 1)
-        mean = _frozen("mean", self.mean, 2)
-        cov = _frozen("cov", self.cov, 3)
+        t = frozen_array("t", self.t, 1)
+        mean = frozen_array("mean", self.mean, 2)
+        cov = frozen_array("cov", self.cov, 3)
         T = t.shape[0]
         if T > 1 and not np.all(np.diff(t) > 0):
             raise ValueError(f"`t` must be strictly increasing; got {t}")
@@ -711,7 +703,7 @@ class ParticleTrajectory:
         if n < 1:
             raise ValueError(f"`n` must be a positive integer; got {self.n!r}")
         if self.X is not None:
-            X = _frozen("X", self.X, 3)
+            X = frozen_array("X", self.X, 3)
             if X.shape != (T, n, d):
                 raise ValueError(f"`X` must have shape ({T}, {n}, {d}); got shape {X.shape}")
             object.__setattr__(self, "X", X)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ._io import check_writable
 from .batch import BatchResult, solve_batch
 from .spectrum import KINDS
 
@@ -378,9 +379,7 @@ def _cmd_phase_diagram(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     data = out.with_suffix(".npz")
-    existing = [str(p) for p in (out, data) if p.exists()]
-    if existing and not args.force:
-        raise ValueError(f"refusing to overwrite {existing[0]}; pass --force")
+    check_writable((out, data), args.force)
     if args.n < 2:
         raise ValueError(f"--n must be ≥ 2; got {args.n}")
     xs = np.linspace(args.xlim[0], args.xlim[1], args.n)

@@ -48,6 +48,9 @@ from typing import Any
 
 import numpy as np
 
+from ._io import check_writable
+from ._linalg import sqrtm_psd
+
 #: experiment keys in EXPERIMENTS.md order
 EXPERIMENT_KEYS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f", "ranks")
 SCHEMES: tuple[str, ...] = ("both", "exact", "euler")
@@ -66,12 +69,6 @@ QUICK_GRID, QUICK_MAX_ITER, QUICK_SAMPLES = 4, 800, 3
 # --------------------------------------------------------------------------------------------------------
 # batched Σ right-hand sides (numpy, any d; Σ has shape (N, d, d))
 # --------------------------------------------------------------------------------------------------------
-def _sqrtm_psd(S: np.ndarray) -> np.ndarray:
-    """Batched symmetric square root of PSD matrices (negative rounding eigenvalues clipped)."""
-    w, U = np.linalg.eigh(S)
-    return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ np.swapaxes(U, -1, -2)
-
-
 def _T(X: np.ndarray) -> np.ndarray:
     return np.swapaxes(X, -1, -2)
 
@@ -116,8 +113,8 @@ def sigma_rhs(variant: str, params: dict[str, Any], Sigma: np.ndarray) -> np.nda
     if variant == "sinkhorn":
         A, V = params["A"], params["V"]
         d = S.shape[-1]
-        Sh = _sqrtm_psd(S)
-        R = _sqrtm_psd(np.eye(d) + 4.0 * Sh @ _T(A) @ S @ A @ Sh)
+        Sh = sqrtm_psd(S)
+        R = sqrtm_psd(np.eye(d) + 4.0 * Sh @ _T(A) @ S @ A @ Sh)
         R = 0.5 * (R + _T(R))
         MS = 2.0 * S @ A @ Sh @ np.linalg.solve(np.eye(d) + R, Sh)
         return _sym(V @ MS)
@@ -932,10 +929,7 @@ def reproduce_castin2025(
         raise ValueError(f"`workers` must be a positive integer; got {workers!r}")
     out = Path(out_dir)
     files = _outputs(out, keys)
-    existing = [p for p in files if p.exists()]
-    if existing and not force:
-        raise ValueError(f"refusing to overwrite {existing[0]} ({len(existing)} existing output file(s)); "
-                         "pass force=True (CLI: --force)")
+    check_writable(files, force, hint="pass force=True (CLI: --force)")
     out.mkdir(parents=True, exist_ok=True)
     schemes = {"euler", "exact"} if scheme == "both" else {scheme}
     cap = QUICK_MAX_ITER if quick else None

@@ -42,7 +42,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from pathlib import Path
 from typing import Any
 
-from ._io import load_mapping, write_atomic
+from ._io import check_writable, load_mapping, write_atomic
 
 #: identifies the checkpoint layout
 FORMAT = "gaussflow.sweep/1"
@@ -264,8 +264,7 @@ def _cmd_sweep(args: Any) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "sweep.json"
-    if summary.exists() and not args.force:
-        raise ValueError(f"refusing to overwrite {summary}; pass --force (finished points are reused)")
+    check_writable([summary], args.force, hint="pass --force (finished points are reused)")
     with ProcessPoolExecutor(max_workers=args.workers) as ex:
         results = sweep(solve_point, points, executor=ex, checkpoint=out / "checkpoint")
     rows = [{"point": {k: p[k] for k in ("params",)}, **r} for p, r in zip(points, results, strict=True)]

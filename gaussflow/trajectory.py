@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._checks import frozen_array
 from ._io import jsonable, load_npz, package_versions, save_npz
 from .gaussian import Gaussian
 
@@ -36,14 +37,6 @@ class TrajectoryError(RuntimeError):
     """Raised by :meth:`Trajectory.raise_for_status` for an unwanted outcome."""
 
 
-def _frozen_array(name: str, value: Any, ndim: int) -> np.ndarray:
-    arr = np.array(value, dtype=float, copy=True)
-    if arr.ndim != ndim:
-        raise ValueError(f"`{name}` must have {ndim} dimension(s); got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite (a blow-up is reported by truncation, never by inf/NaN)")
-    arr.setflags(write=False)
-    return arr
 
 
 def _frozen_param(value: Any) -> float | np.ndarray:
@@ -102,9 +95,9 @@ class Trajectory:
     versions: Mapping[str, str] = field(default_factory=package_versions)
 
     def __post_init__(self) -> None:
-        t = _frozen_array("t", self.t, 1)
-        mean = _frozen_array("mean", self.mean, 2)
-        cov = _frozen_array("cov", self.cov, 3)
+        t = frozen_array("t", self.t, 1)
+        mean = frozen_array("mean", self.mean, 2)
+        cov = frozen_array("cov", self.cov, 3)
         n = t.shape[0]
         if n < 1:
             raise ValueError("`t` must hold at least one time")

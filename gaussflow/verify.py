@@ -41,7 +41,7 @@ from scipy.integrate import solve_ivp
 from scipy.stats import chi2, norm
 
 from ._checks import as_array, check_cov, check_mean
-from ._io import jsonable, load_mapping
+from ._io import check_writable, jsonable, load_mapping
 from ._linalg import sqrtm_psd
 from .attention import Attention, attention
 from .gaussian import Gaussian
@@ -812,10 +812,7 @@ def _load_params(path: str) -> dict[str, Any]:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    outs = [Path(p) for p in (args.plot, args.json) if p]
-    existing = [str(p) for p in outs if p.exists()]
-    if existing and not args.force:
-        raise ValueError(f"refusing to overwrite {existing[0]}; pass --force")
+    check_writable([Path(p) for p in (args.plot, args.json) if p], args.force)
     attn, law0, t_eval = default_example(args.variant)
     if args.A is not None and args.params is not None:
         raise ValueError("give either --A or --params, not both")
