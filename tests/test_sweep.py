@@ -130,7 +130,17 @@ def test_progress_and_bad_input(tmp_path: Path) -> None:
         sweep(abs, [1], executor=ThreadPoolExecutor(1), checkpoint=f)
 
 
-def test_dask_executor() -> None:
+def test_dask_executor(tmp_path: Path) -> None:
+    """The optional `distributed` extra (installed by `make test`): a LocalCluster executor gives the
+    serial results, checkpoints them, and a second run reads them back without recomputing."""
     distributed = pytest.importorskip("distributed")
+    ck = tmp_path / "ck"
     with distributed.Client(distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False)) as c:
-        assert sweep(abs, [-1, 2], executor=c.get_executor()) == [1, 2]
+        assert sweep(abs, [-1, 2, -3], executor=c.get_executor(), checkpoint=ck) == [1, 2, 3]
+    assert len(list(ck.glob("*.pkl"))) == 3
+    with ThreadPoolExecutor(1) as ex:  # resumed elsewhere: every point comes from the checkpoint
+        assert sweep(_fail_if_called, [-1, 2, -3], executor=ex, checkpoint=ck) == [1, 2, 3]
+
+
+def _fail_if_called(p: int) -> int:
+    raise AssertionError(f"point {p} was recomputed")
