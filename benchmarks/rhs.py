@@ -359,7 +359,7 @@ def bench_derive() -> None:
         t1 = time.perf_counter()
         cc = c.compile()
         t2 = time.perf_counter()
-        what = "prepare, moments, velocity" if cc.moments is not None else "prepare, velocity"
+        what = "prepare, moments, velocity" if cc.jacobian is not None else "prepare, velocity, projected moments"
         label = name + (f" (H={opts['heads']})" if opts else "")
         mark = "PASS" if t2 - t0 < 2.0 else "FAIL"
         print(f"{label:<18} {t1 - t0:>9.3f} {t2 - t1:>10.3f} {t2 - t0:>8.3f} {mark:>5} {what}", flush=True)

@@ -66,11 +66,11 @@ class Attention:
 
     def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`moment_rhs` without validation (for integrators that own their state)."""
-        fn = self._compiled.moments
-        if fn is None:  # Γ not affine: the Gaussian-projection closure (an approximation; see .projection)
+        if not self.preserves_gaussian:  # Gaussian projection (approximation): closed form where derived
             from .projection import projection_closure
 
             return projection_closure(self)(alpha, Sigma)
+        fn = self._compiled.moments
         m, S = fn(alpha[:, None], Sigma, *self._prepared)
         return np.asarray(m, dtype=float).reshape(self.d), S
 

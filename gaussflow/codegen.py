@@ -449,9 +449,11 @@ class CompiledClosure:
         Keyword arguments of :attr:`prepare` (the variant's parameter symbols).
     prepare : callable
         ``prepare(**params) -> tuple`` — parameter-only work, run once.
-    moments : callable or None
-        ``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot, Sigma_dot)``;
-        ``None`` for variants that do not close.
+    moments : callable
+        ``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot, Sigma_dot)``: the exact
+        closed moment equations, or for variants that do not close the Gaussian-projection closure
+        α̇ = E[Γ(X)], Σ̇ = E[(X−α)Γ(X)ᵀ] + transpose by cubature of stated degree (an approximation;
+        :func:`gaussflow.projection.cubature_moments`).
     jacobian : callable or None
         ``jacobian(alpha (d,1), Sigma (d,d), *prepared) -> J (d,d)``, J = ∂Γ/∂x.
     velocity : callable
@@ -462,7 +464,7 @@ class CompiledClosure:
     source: str
     param_names: tuple[str, ...]
     prepare: Callable[..., tuple[Any, ...]]
-    moments: Callable[..., tuple[np.ndarray, np.ndarray]] | None
+    moments: Callable[..., tuple[np.ndarray, np.ndarray]]
     jacobian: Callable[..., np.ndarray] | None
     velocity: Callable[..., np.ndarray]
 
@@ -707,11 +709,16 @@ def compile_closure(c: Closure) -> CompiledClosure:
     source = "\n\n\n".join(src) + "\n"
     ns: dict[str, Any] = dict(_RUNTIME)
     exec(compile(source, f"<gaussflow codegen: {c.name}>", "exec"), ns)
+    moments = ns.get("moments")
+    if moments is None:  # Γ not affine: the Gaussian-projection closure by cubature (an approximation)
+        from .projection import cubature_moments
+
+        moments = cubature_moments(ns["velocity"])
     out = CompiledClosure(
         source=source,
         param_names=pnames,
         prepare=ns["prepare"],
-        moments=ns.get("moments"),
+        moments=moments,
         jacobian=ns.get("jacobian"),
         velocity=ns["velocity"],
     )

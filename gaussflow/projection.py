@@ -322,6 +322,42 @@ def _velocity_fn(attn: Attention) -> Callable[[np.ndarray, np.ndarray, np.ndarra
 
 
 
+def _project(
+    gamma: Callable[[np.ndarray], np.ndarray], Z: np.ndarray, W: np.ndarray, a: np.ndarray, S: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """α̇ = Σ_k w_k Γ(x_k), Σ̇ = P + Pᵀ with P = Σ^{1/2} Σ_k w_k z_k Γ(x_k)ᵀ, x_k = α + Σ^{1/2}z_k;
+    ``gamma`` maps points (m, d) to Γ values (d, m)."""
+    H = sqrtm_psd(S)
+    G = gamma(a[None, :] + Z @ H)  # (d, m); H symmetric so the rows of Z @ H are H z_k
+    P = H @ ((Z * W[:, None]).T @ G.T)
+    return G @ W, P + P.T
+
+
+def cubature_moments(velocity: Callable[..., np.ndarray]) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """Gaussian-projection moments from a generated ``velocity(x (d,n), alpha (d,1), Sigma, *prepared)``,
+    by the ``auto`` cubature rule of :func:`cubature_rule` for the run-time d (tensor Gauss–Hermite of
+    degree 79/47/23/15/9/7/5/5 for d = 1..8, the degree-5 symmetric rule beyond): the
+    ``CompiledClosure.moments`` of variants that do not close. Returns
+    ``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot (d,1), Sigma_dot (d,d))``."""
+    rules: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def moments(alpha: np.ndarray, Sigma: np.ndarray, *prepared: Any) -> tuple[np.ndarray, np.ndarray]:
+        d = Sigma.shape[0]
+        if d not in rules:
+            rules[d] = cubature_rule(d)[:2]
+        Z, W = rules[d]
+        a = np.asarray(alpha, dtype=float).reshape(d)
+
+        def gamma(X: np.ndarray) -> np.ndarray:
+            out = velocity(X.T, a[:, None], Sigma, *prepared)
+            return np.broadcast_to(np.asarray(out, dtype=float), (d, X.shape[0]))
+
+        a_dot, S_dot = _project(gamma, Z, W, a, Sigma)
+        return a_dot[:, None], S_dot
+
+    return moments
+
+
 def projection_rhs(attn: Attention, *, rule: str = "auto", degree: int | None = None) -> ProjectionRHS:
     """Gaussian-projection moment RHS by cubature (any variant).
 
@@ -351,14 +387,9 @@ def projection_rhs(attn: Attention, *, rule: str = "auto", degree: int | None = 
     Z, W, achieved = cubature_rule(attn.d, rule, degree)
     name = _default(attn.d, rule)[0]
     vel = _velocity_fn(attn)
-    WZ = Z * W[:, None]
 
     def fn(a: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        H = sqrtm_psd(S)
-        G = vel(a[None, :] + Z @ H, a, S)  # (d, m); H symmetric so rows of Z @ H are H z_k
-        adot = G @ W
-        P = H @ (WZ.T @ G.T)
-        return adot, P + P.T
+        return _project(lambda X: vel(X, a, S), Z, W, a, S)
 
     info = ProjectionInfo(attn.name, "cubature", name, achieved, len(W), attn.preserves_gaussian)
     return ProjectionRHS(info, attn.d, fn)

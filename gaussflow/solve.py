@@ -80,7 +80,7 @@ class _Kernels:
         self.d = attn.d
         self._moments = compiled.moments
         self._projection = None
-        if compiled.moments is None:  # non-closing variant: Gaussian-projection closure (approximation)
+        if not attn.preserves_gaussian:  # Gaussian-projection closure (approximation; closed form where derived)
             from .projection import projection_closure
 
             self._projection = projection_closure(attn)

@@ -393,3 +393,21 @@ def test_inputs() -> None:
     m1, S1 = rhs.checked(a, S)
     m2, S2 = rhs(a, S)
     assert np.array_equal(m1, m2) and np.array_equal(S1, S2)
+
+
+def test_compiled_moments_of_nonclosing_variants_are_the_cubature_projection() -> None:
+    """``derive(name).compile().moments`` for sigmoid / unnormalized is the projection by cubature:
+    equal to projection_rhs (same auto rule) and, for unnormalized, to the symbolic closed form."""
+    alpha, Sigma = np.array([0.2, -0.1]), np.array([[0.5, 0.1], [0.1, 0.3]])
+    A = np.array([[0.4, 0.2], [-0.1, 0.3]])
+    for name in ("sigmoid", "unnormalized"):
+        att = gf.attention(name, A=A, V=np.eye(2))
+        cc = att.closure.compile()
+        a_dot, S_dot = cc.moments(alpha[:, None], Sigma, *att._prepared)
+        a_ref, S_ref = projection_rhs(att)(alpha, Sigma)
+        np.testing.assert_allclose(a_dot.ravel(), a_ref, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(S_dot, S_ref, rtol=1e-12, atol=1e-14)
+        if name == "unnormalized":
+            a_cf, S_cf = unnormalized_projection_rhs(att)(alpha, Sigma)
+            np.testing.assert_allclose(a_dot.ravel(), a_cf, rtol=1e-10)
+            np.testing.assert_allclose(S_dot, S_cf, rtol=1e-10)
