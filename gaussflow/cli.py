@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
@@ -26,13 +26,6 @@ ALL_DERIVATIONS: tuple[tuple[str, dict[str, object]], ...] = tuple(
     (n, {}) for n in variants()
 ) + (("softmax", {"residual": True, "feedforward": True}),)
 
-Handler = Callable[[argparse.Namespace], int]
-_EXTRA: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def register(add: Callable[[argparse._SubParsersAction], None]) -> None:
-    """Let other modules add subcommands (``add(subparsers)`` sets ``func``)."""
-    _EXTRA.append(add)
 
 
 def _cmd_variants(args: argparse.Namespace) -> int:
@@ -189,7 +182,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from .plot import plot_eigenvalues, plot_ellipses, plot_unit_disk
+        from .plot import plot_eigenvalues, plot_unit_disk
 
         fig, axes = plt.subplots(1, 2 if att.d == 2 else 1, figsize=(11 if att.d == 2 else 6, 4.2), squeeze=False)
         plot_eigenvalues(traj, ax=axes[0, 0])
@@ -201,7 +194,6 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         fig.savefig(args.plot, dpi=120)
         plt.close(fig)
         print(f"wrote {args.plot}")
-        del plot_ellipses
     return 0
 
 
@@ -273,8 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_reproduce(sub)
     add_sweep(sub)
     add_phase_diagram(sub)
-    for add in _EXTRA:
-        add(sub)
     return p
 
 

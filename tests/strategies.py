@@ -293,3 +293,15 @@ def gauss_hermite(alpha: np.ndarray, Sigma: np.ndarray, m: int) -> tuple[np.ndar
     for _ in range(r):
         W = np.multiply.outer(W, w).ravel()
     return alpha + Z @ L.T, W
+
+
+@dataclass(frozen=True)
+class Traj:
+    """Stand-in for gaussflow.trajectory.Trajectory (only the fields the diagnostics and plots read)."""
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    status: str = "ok"
+    t_blowup: float | None = None
+

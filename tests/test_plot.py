@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
+from strategies import Traj
 
 from gaussflow.plot import (
     cone_coordinates,
@@ -25,13 +26,6 @@ from gaussflow.plot import (
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@dataclass(frozen=True)
-class Traj:
-    t: np.ndarray
-    mean: np.ndarray
-    cov: np.ndarray
-    status: str = "ok"
-    t_blowup: float | None = None
 
 
 def rot(theta: float) -> np.ndarray:

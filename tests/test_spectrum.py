@@ -9,28 +9,18 @@ softmax stationary point iff uᵀAu = 0 or Vu = 0. Tolerances are named where th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import hypothesis.strategies as st
 import numpy as np
 import pytest
 import scipy.linalg as sla
 from hypothesis import given
+from strategies import Traj
 
 from gaussflow.spectrum import KINDS, Regime, Spectrum, classify, spectrum
 
 RTOL = 1e-10  # exact linear algebra on small matrices
 
 
-@dataclass(frozen=True)
-class Traj:
-    """Stand-in for gaussflow.trajectory.Trajectory (only the fields the diagnostics read)."""
-
-    t: np.ndarray
-    mean: np.ndarray
-    cov: np.ndarray
-    status: str = "ok"
-    t_blowup: float | None = None
 
 
 def make_traj(t, cov, status="ok", t_blowup=None) -> Traj:

@@ -17,7 +17,7 @@ import sympy as sp
 
 from .core import Sigma, alpha, x, y
 from .functions import logistic
-from .steps import Step, tex
+from .steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..variants import Variant
@@ -114,8 +114,6 @@ def nonclosure_certificate(v: Variant, x0: float = 0.0) -> Certificate:
                 raise NotImplementedError("certificate needs s(x0, y) independent of y")
         general = sp.simplify(total)
     else:
-        from .explicit import explicit_matrix  # noqa: F401  (keeps the d=1 path in one place)
-
         raise NotImplementedError(
             f"no non-closure certificate rule for normalization {v.normalization!r}"
         )
@@ -134,4 +132,4 @@ def nonclosure_certificate(v: Variant, x0: float = 0.0) -> Certificate:
     return Certificate(stmt, {k: s for k, s in syms.items()}, general, point, value)
 
 
-__all__ = ["Certificate", "nonclosure_certificate", "tex"]
+__all__ = ["Certificate", "nonclosure_certificate"]

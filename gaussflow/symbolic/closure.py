@@ -11,7 +11,7 @@ from sympy.matrices.expressions import MatrixExpr
 
 from ..variants import Variant, get_variant
 from .certificate import Certificate, nonclosure_certificate
-from .core import NotAffineError, Sigma, alpha, is_zero, jacobian, symmetrize, transpose, x
+from .core import NotAffineError, Sigma, alpha, is_zero, jacobian, symmetrize, x
 from .explicit import ExplicitForm, explicit_form
 from .rules import QuadraticScore, analyze_score, couple, stein, tilt
 from .steps import Step, tex
@@ -226,4 +226,4 @@ def derive(variant: str | Variant, **options: Any) -> Closure:
     return _derive_cached(variant, tuple(sorted(options.items())))
 
 
-__all__ = ["Closure", "derive", "transpose"]
+__all__ = ["Closure", "derive"]
