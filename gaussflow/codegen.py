@@ -4,14 +4,19 @@ Closures are printed as matrix products (``@``), linear solves for inverses and
 symmetric eigendecompositions for the PSD square roots — never expanded to scalars.
 Parameter-only subexpressions (``βKᵀQ``, ``W_h V_h``) are hoisted into a ``prepare``
 function run once per :class:`~gaussflow.Attention`; common subexpressions are shared
-with :func:`sympy.cse`; Σ̇ is emitted as ``P + P.T`` so it is symmetric to the last bit.
+with :func:`sympy.cse`; Σ̇ is emitted as ``P + Pᵀ`` so it is symmetric to the last bit.
 
 Generated functions (``source`` shows them):
 
 ``prepare(**params) -> tuple``
-``moments(alpha (d,1), Sigma (d,d), *prepared) -> (alpha_dot (d,1), Sigma_dot (d,d))``
-``velocity(x (d,n), alpha (d,1), Sigma (d,d), *prepared) -> (d,n)``
-``jacobian(alpha (d,1), Sigma (d,d), *prepared) -> (d,d)``
+``moments(alpha (…,d,1), Sigma (…,d,d), *prepared) -> (alpha_dot (…,d,1), Sigma_dot (…,d,d))``
+``velocity(x (…,d,n), alpha (…,d,1), Sigma (…,d,d), *prepared) -> (…,d,n)``
+``jacobian(alpha (…,d,1), Sigma (…,d,d), *prepared) -> (…,d,d)``
+
+Batched mode is the same code: every generated function broadcasts over any leading batch axes
+``…`` (transposes are ``.mT``, identities take their size from ``Sigma.shape[-1]``, stacked heads
+live on axis −3 and the runtime helpers are written for stacks of matrices). Parameters may be
+shared (``(k, d)``) or per member (``(B, k, d)``; scalars as ``(B, 1, 1)``) — ``prepare`` broadcasts too.
 """
 
 from __future__ import annotations
@@ -36,34 +41,42 @@ _STATE = (x, alpha, Sigma)
 
 
 def _sqrtm_psd(M: np.ndarray) -> np.ndarray:
-    """Principal square root of a symmetric PSD matrix via ``eigh`` (negative rounding
+    """Principal square root of symmetric PSD matrices (..., d, d) via ``eigh`` (negative rounding
     eigenvalues clipped to 0, so singular Σ is fine)."""
     w, U = np.linalg.eigh(M)
-    return (U * np.sqrt(np.clip(w, 0.0, None))) @ U.T
+    return (U * np.sqrt(np.clip(w, 0.0, None))[..., None, :]) @ U.mT
 
 
 def _solve_one_plus_sqrt(Y: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """(I + Y^{1/2})⁻¹R for symmetric PSD Y from one ``eigh``: U diag(1/(1 + √w)) UᵀR."""
+    """(I + Y^{1/2})⁻¹R for symmetric PSD Y (..., d, d) from one ``eigh``: U diag(1/(1 + √w)) UᵀR."""
     w, U = np.linalg.eigh(Y)
-    return U @ ((U.T @ R) / (1.0 + np.sqrt(np.clip(w, 0.0, None)))[:, None])
+    return U @ ((U.mT @ R) / (1.0 + np.sqrt(np.clip(w, 0.0, None)))[..., :, None])
 
 
 def _add_eye(M: np.ndarray, c: float) -> np.ndarray:
-    """M + cI on a copy (M may be a named array still in use)."""
+    """M + cI on a copy (M may be a named array still in use); M of shape (..., d, d)."""
     out = np.array(M, dtype=float, copy=True)
-    out.flat[:: out.shape[0] + 1] += c
+    np.einsum("...ii->...i", out)[...] += c
     return out
 
 
 def _add_eye_(M: np.ndarray, c: float) -> np.ndarray:
-    """M + cI in place, for a freshly computed temporary M."""
-    M.flat[:: M.shape[0] + 1] += c
+    """M + cI in place, for a freshly computed temporary M of shape (..., d, d)."""
+    if M.ndim == 2:
+        M.flat[:: M.shape[0] + 1] += c
+    else:
+        np.einsum("...ii->...i", M)[...] += c
     return M
 
 
 def _colsum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Column-wise inner products aᵢᵀbᵢ as a (1, n) row (batched quadratic forms)."""
-    return np.einsum("ij,ij->j", a, b)[None, :]
+    """Column-wise inner products aᵢᵀbᵢ as a (..., 1, n) row (batched quadratic forms)."""
+    return np.einsum("...ij,...ij->...j", a, b)[..., None, :]
+
+
+def _trace(M: np.ndarray) -> np.ndarray:
+    """Trace over the last two axes, kept as a (..., 1, 1) array so it broadcasts like a scalar."""
+    return np.trace(M, axis1=-2, axis2=-1)[..., None, None]
 
 
 _GH_Z, _GH_W = np.polynomial.hermite_e.hermegauss(64)
@@ -82,20 +95,24 @@ def _logistic_moment(m: Any, v: Any, order: int) -> np.ndarray:
 def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
     """A Jacobian that simplified to a multiple of I (or 0) as a dense (d, d) array."""
     J = np.asarray(J, dtype=float)
-    return J if J.ndim == 2 else float(J) * np.eye(len(Sigma))
+    if J.ndim >= 2:
+        return J
+    return np.broadcast_to(J[..., None, None] * np.eye(Sigma.shape[-1]), Sigma.shape).copy()
 
 
 def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
     """One LU factorization of X for several right-hand sides; returns X⁻¹R_i each."""
-    sol = np.linalg.solve(X, np.concatenate(rhs, axis=1))
+    lead = np.broadcast_shapes(X.shape[:-2], *(r.shape[:-2] for r in rhs))
+    rhs = tuple(np.broadcast_to(r, lead + r.shape[-2:]) for r in rhs)
+    sol = np.linalg.solve(X, np.concatenate(rhs, axis=-1))
     if len(rhs) == 2:
-        w = rhs[0].shape[1]
-        return sol[:, :w], sol[:, w:]
+        w = rhs[0].shape[-1]
+        return sol[..., :w], sol[..., w:]
     out = []
     i = 0
     for r in rhs:
-        j = i + r.shape[1]
-        out.append(sol[:, i:j])
+        j = i + r.shape[-1]
+        out.append(sol[..., i:j])
         i = j
     return tuple(out)
 
@@ -109,6 +126,7 @@ _RUNTIME: dict[str, Any] = {
     "_solve_one_plus_sqrt": _solve_one_plus_sqrt,
     "_add_eye_": _add_eye_,
     "_colsum": _colsum,
+    "_trace": _trace,
     "_logistic_moment": _logistic_moment,
 }
 
@@ -243,6 +261,9 @@ class _Printer:
         parts: list[str] = []
         varying = False
         for pos in zip(*(m for _, m in split), strict=True):
+            if all(f == pos[0] for f in pos) and pos[0].has(*_STATE):  # a new head axis (-3)
+                parts.append(f"{self.atom(pos[0])}[..., None, :, :]")
+                continue
             if all(f == pos[0] for f in pos):
                 parts.append(self.atom(pos[0]))
                 continue
@@ -250,13 +271,13 @@ class _Printer:
                 return None
             if any(f.name not in self.params for f in pos):
                 return None
-            code = "np.stack((" + ", ".join(f.name for f in pos) + "))"
+            code = "np.stack((" + ", ".join(f.name for f in pos) + "), axis=-3)"
             name = self.stacks.setdefault(code, f"stack{len(self.stacks)}")
             parts.append(name)
             varying = True
         if not varying:
             return None
-        return "(" + " @ ".join(parts) + ").sum(0)"
+        return "(" + " @ ".join(parts) + ").sum(-3)"
 
     def __call__(self, e: sp.Basic) -> str:
         return self.p(e)
@@ -273,7 +294,7 @@ class _Printer:
         if isinstance(e, sp.MatMul):
             return self.matmul(e)
         if isinstance(e, sp.Transpose):
-            return f"{self.atom(e.arg)}.T"
+            return f"{self.atom(e.arg)}.mT"
         if isinstance(e, sp.Inverse):
             return f"np.linalg.inv({self.p(e.arg)})"
         if isinstance(e, sp.MatPow):
@@ -285,15 +306,15 @@ class _Printer:
             if pw.is_Integer and pw > 0:
                 return f"np.linalg.matrix_power({self.p(base)}, {int(pw)})"
         if isinstance(e, sp.Identity):
-            return f"np.eye({self.p(e.rows)})" if not e.rows.is_Symbol else "np.eye(Sigma.shape[0])"
+            return f"np.eye({self.p(e.rows)})" if not e.rows.is_Symbol else "np.eye(Sigma.shape[-1])"
         if isinstance(e, sp.ZeroMatrix):
-            rows = "Sigma.shape[0]" if e.rows.free_symbols else str(int(e.rows))
-            cols = "Sigma.shape[0]" if e.cols.free_symbols else str(int(e.cols))
-            return f"np.zeros(({rows}, {cols}))"
+            rows = "Sigma.shape[-1]" if e.rows.free_symbols else str(int(e.rows))
+            cols = "Sigma.shape[-1]" if e.cols.free_symbols else str(int(e.cols))
+            return f"np.zeros(Sigma.shape[:-2] + ({rows}, {cols}))"
         if isinstance(e, sp.Trace):
             if e.arg.shape == (1, 1):
                 return self.p(e.arg)
-            return f"np.trace({self.p(e.arg)})"
+            return f"_trace({self.p(e.arg)})"
         if isinstance(e, LogisticMoment0 | LogisticMoment1):
             m, v = (self.p(a) for a in e.args)
             return f"_logistic_moment({m}, {v}, {e.order})"
@@ -693,7 +714,7 @@ def compile_closure(c: Closure) -> CompiledClosure:
         lines, (m_code, j_code) = _body([mean, jac], pr)
         lines.append(("J", full.format(j_code)))
         lines.append(("P", "J @ Sigma"))
-        src.append(_function("moments", ("alpha", "Sigma", *prepared), lines, f"{m_code}, P + P.T"))
+        src.append(_function("moments", ("alpha", "Sigma", *prepared), lines, f"{m_code}, P + P.mT"))
     pr = _Printer(batch=x, stacks=stacks, params=frozenset(prepared))
     lines, (v_code,) = _body([vel], pr)
     src.append(_function("velocity", ("x", "alpha", "Sigma", *prepared), lines, v_code))
