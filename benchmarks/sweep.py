@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         solve(gf.attention("softmax", A=A[b], V=V[b]), (np.zeros(2), S0[b]), (0.0, 5.0))
     loop = (time.perf_counter() - t0) / n_loop
     t0 = time.perf_counter()
-    res = solve_batch(A, V, S0, (0.0, 5.0), atol=1e-12)
+    members = [gf.attention("softmax", A=A[b], V=V[b]) for b in range(M)]
+    res = solve_batch(members, S0, (0.0, 5.0), atol=1e-12)
     batch = (time.perf_counter() - t0) / M
     st, cnt = np.unique(res.status, return_counts=True)
     print(f"solve() loop   : {1e3 * loop:8.3f} ms/member (over {n_loop} members)")

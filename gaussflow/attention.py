@@ -21,13 +21,15 @@ class Attention:
     """A validated attention layer: variant + numeric parameters.
 
     Build with :func:`attention`. ``params`` maps the variant's parameter names
-    (``Q``, ``K``, ``V``, ``beta`` or per-head ``Q_1``, ...) to arrays (vectors as (d, 1)).
+    (``Q``, ``K``, ``V``, ``beta`` or per-head ``Q_1``, ...) to arrays (vectors as (d, 1));
+    ``prepared`` holds the parameter-only products computed once by the generated ``prepare``
+    (the trailing arguments of every generated function, ``closure.compile().source``).
     """
 
     closure: Closure
     params: Mapping[str, Any]
     d: int
-    _prepared: tuple[Any, ...] = field(repr=False, default=())
+    prepared: tuple[Any, ...] = field(repr=False, default=())
 
     @property
     def _compiled(self) -> CompiledClosure:
@@ -71,7 +73,7 @@ class Attention:
 
             return projection_closure(self)(alpha, Sigma)
         fn = self._compiled.moments
-        m, S = fn(alpha[:, None], Sigma, *self._prepared)
+        m, S = fn(alpha[:, None], Sigma, *self.prepared)
         return np.asarray(m, dtype=float).reshape(self.d), S
 
     def jacobian(self, alpha: Any, Sigma: Any) -> np.ndarray:
@@ -85,7 +87,7 @@ class Attention:
         fn = self._compiled.jacobian
         if fn is None:
             raise ValueError(f"variant {self.name!r} does not preserve Gaussians; J depends on x")
-        return fn(alpha[:, None], Sigma, *self._prepared)
+        return fn(alpha[:, None], Sigma, *self.prepared)
 
     def velocity(self, x: Any, alpha: Any, Sigma: Any) -> np.ndarray:
         """Γ[N(α, Σ)] at the points ``x``.
@@ -106,7 +108,7 @@ class Attention:
         check_shape("x", X2, (None, self.d))
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
-        out = self._compiled.velocity(X2.T, a[:, None], S, *self._prepared)
+        out = self._compiled.velocity(X2.T, a[:, None], S, *self.prepared)
         out = np.broadcast_to(np.asarray(out, dtype=float), (self.d, X2.shape[0])).T
         return out[0] if single else np.ascontiguousarray(out)
 

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ._io import check_writable
+from .attention import attention
 from .batch import BatchResult, solve_batch
 from .spectrum import KINDS
 
@@ -361,7 +362,8 @@ def phase_diagram(
         A, V, S0 = (np.array([m[k] for m in mats], dtype=float) for k in range(3))
     except (TypeError, ValueError, IndexError) as exc:
         raise ValueError(f"`family` must return (A, V, Sigma0) arrays of one shape (d, d); {exc}") from None
-    res = solve_batch(A, V, S0, (0.0, float(t_end)), variant="softmax", rtol=rtol, atol=atol,
+    members = [attention("softmax", A=a, V=v) for a, v in zip(A, V, strict=True)]
+    res = solve_batch(members, S0, (0.0, float(t_end)), rtol=rtol, atol=atol,
                       blowup_threshold=blowup_threshold, stationary_tol=stationary_tol,
                       t_eval=np.linspace(0.0, float(t_end), n_samples))
     kinds, ranks = classify_batch(res)

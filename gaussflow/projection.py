@@ -310,7 +310,7 @@ def _velocity_fn(attn: Attention) -> Callable[[np.ndarray, np.ndarray, np.ndarra
     """Γ[N(α, Σ)] at the rows of ``X`` (m, d), unchecked (the generated code of the closure,
     the same function :meth:`Attention.velocity` calls after validation)."""
     vel = attn.closure.compile().velocity
-    prepared = attn._prepared
+    prepared = attn.prepared
     dd = attn.d
 
     def f(X: np.ndarray, a: np.ndarray, S: np.ndarray) -> np.ndarray:

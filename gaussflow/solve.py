@@ -76,7 +76,7 @@ class _Kernels:
 
     def __init__(self, attn: Attention) -> None:
         compiled = attn.closure.compile()
-        prepared = tuple(getattr(attn, "_prepared", ()))
+        prepared = tuple(attn.prepared)
         self.d = attn.d
         self._moments = compiled.moments
         self._projection = None

@@ -1,5 +1,5 @@
-"""solve_batch against the scalar solver (member by member), the V = I closed form and the batched RHS
-against the generated closures."""
+"""solve_batch against the scalar solver (member by member, every closed variant with and without
+add-ons), the V = I closed form, collapse and stationary states."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow.batch import sigma_rhs, solve_batch
+from gaussflow.batch import solve_batch
 from gaussflow.oracles import softmax_blowup_time, softmax_isotropic_cov
 from gaussflow.solve import solve
 
@@ -23,20 +23,16 @@ def _random_members(B: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     return A, V, S0
 
 
-@pytest.mark.parametrize("variant", ["softmax", "l2", "sinkhorn"])
-def test_rhs_matches_generated_closure(variant: str) -> None:
-    A, V, S0 = _random_members(4, 3, seed=1)
-    got = sigma_rhs(A, V, S0, variant)
-    for b in range(4):
-        att = gf.attention(variant, Q=A[b], K=np.eye(3), beta=1.0, V=V[b])
-        _, want = att.moment_rhs(np.zeros(3), S0[b])
-        np.testing.assert_allclose(got[b], want, rtol=1e-11, atol=1e-12 * np.max(np.abs(want)))
+def _atts(variant: str, A: np.ndarray, V: np.ndarray) -> list[gf.Attention]:
+    """Members with score yᵀA_b x (Q = A_b, K = I, β = 1) and value V_b (V shared when 2-D)."""
+    Vs = V if V.ndim == 3 else np.broadcast_to(V, A.shape)
+    return [gf.attention(variant, Q=A[b], K=np.eye(A.shape[-1]), beta=1.0, V=Vs[b]) for b in range(len(A))]
 
 
 def test_agrees_with_solve_member_by_member() -> None:
     A, V, S0 = _random_members(20, 2, seed=0)
     t_span = (0.0, 5.0)
-    res = solve_batch(A, V, S0, t_span, atol=1e-12)
+    res = solve_batch(_atts("softmax", A, V), S0, t_span, atol=1e-12)
     compared = {"ok": 0, "blowup": 0}
     for b in range(20):
         ref = solve(gf.attention("softmax", A=A[b], V=V[b]), (np.zeros(2), S0[b]), t_span)
@@ -65,7 +61,7 @@ def test_closed_form_isotropic_values() -> None:
     A, _, S0 = _random_members(12, 3, seed=2)
     A = 0.3 * A
     te = np.linspace(0.0, 2.0, 9)
-    res = solve_batch(A, np.eye(3), S0, (0.0, 2.0), t_eval=te, rtol=1e-10, atol=1e-13)
+    res = solve_batch(_atts("softmax", A, np.eye(3)), S0, (0.0, 2.0), t_eval=te, rtol=1e-10, atol=1e-13)
     n_blow = 0
     for b in range(12):
         T_star = softmax_blowup_time(S0[b], A[b])
@@ -86,7 +82,7 @@ def test_collapse_to_zero_and_history_nan_after_stop() -> None:
     # A + Aᵀ = −2I: Σ(t) = (Σ₀⁻¹ + 2t I)⁻¹ → 0; second member blows up at T* = 1/2
     A = np.stack([-np.eye(2), np.eye(2)])
     te = np.linspace(0.0, 1.0, 5)
-    res = solve_batch(A, np.eye(2), np.eye(2), (0.0, 1.0), t_eval=te)
+    res = solve_batch(_atts("softmax", A, np.eye(2)), np.eye(2), (0.0, 1.0), t_eval=te)
     np.testing.assert_allclose(res.Sigma_final[0], np.eye(2) / 3.0, rtol=1e-7)
     assert res.status.tolist() == ["ok", "blowup"]
     assert np.all(np.isnan(res.history[1][te > 0.5]))
@@ -96,31 +92,44 @@ def test_collapse_to_zero_and_history_nan_after_stop() -> None:
 
 
 def test_stationary_initial_and_rank_one() -> None:
-    # rank-one Σ₀ = uuᵀ with uᵀAu = 0 is stationary (MATH §4)
+    # rank-one Σ₀ = uuᵀ with uᵀAu = 0 is stationary (docs/math.md)
     A = np.array([[0.0, 1.0], [-1.0, 0.0]])
     u = np.array([1.0, 0.0])
-    res = solve_batch(A, np.eye(2), np.outer(u, u), (0.0, 1.0))
+    res = solve_batch(gf.attention("softmax", A=A, V=np.eye(2)), np.outer(u, u), (0.0, 1.0))
     assert res.status[0] == "converged" and res.t_final[0] == 0.0
 
 
 def test_bad_input() -> None:
-    with pytest.raises(ValueError, match="variant"):
-        solve_batch(np.eye(2), np.eye(2), np.eye(2), (0, 1), variant="nope")
+    att = gf.attention("softmax", A=np.eye(2), V=np.eye(2))
+    with pytest.raises(ValueError, match="attn"):
+        solve_batch(np.eye(2), np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match="attn"):
+        solve_batch([], np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match=r"attn\[1\]"):
+        solve_batch([att, gf.attention("sinkhorn", A=np.eye(2), V=np.eye(2))], np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match="does not close"):
+        solve_batch(gf.attention("sigmoid", A=np.eye(2), V=np.eye(2)), np.eye(2), (0, 1))
     with pytest.raises(ValueError, match="Sigma0"):
-        solve_batch(np.eye(2), np.eye(2), -np.eye(2), (0, 1))
+        solve_batch(att, -np.eye(2), (0, 1))
+    with pytest.raises(ValueError, match="Sigma0"):
+        solve_batch(att, np.eye(3), (0, 1))
     with pytest.raises(ValueError, match="t_span"):
-        solve_batch(np.eye(2), np.eye(2), np.eye(2), (1, 0))
+        solve_batch(att, np.eye(2), (1, 0))
     with pytest.raises(ValueError, match="batch size"):
-        solve_batch(np.zeros((2, 2, 2)), np.zeros((3, 2, 2)), np.eye(2), (0, 1))
+        solve_batch(att, np.zeros((2, 2, 2)) + np.eye(2), (0, 1), mean0=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="members"):
+        solve_batch([att, att], np.zeros((3, 2, 2)) + np.eye(2), (0, 1))
     with pytest.raises(ValueError, match="rtol"):
-        solve_batch(np.eye(2), np.eye(2), np.eye(2), (0, 1), rtol=0)
+        solve_batch(att, np.eye(2), (0, 1), rtol=0)
+    with pytest.raises(ValueError, match="form"):
+        solve_batch(att, np.eye(2), (0, 1), form="nope")
 
 
 def test_l2_sinkhorn_grow_exponentially_not_blowup() -> None:
-    """MATH §4: L2 and Sinkhorn have no finite-time blow-up; Sinkhorn with V = I: d/dt log trΣ → 2."""
+    """L2 and Sinkhorn have no finite-time blow-up; Sinkhorn with V = I: d/dt log trΣ → 2."""
     A = np.stack([np.eye(2), np.array([[1.0, 0.5], [0.2, 0.8]])])
     for variant in ("l2", "sinkhorn"):
-        res = solve_batch(A, np.eye(2), np.eye(2), (0.0, 20.0), variant=variant, t_eval=np.linspace(0, 20, 21))
+        res = solve_batch(_atts(variant, A, np.eye(2)), np.eye(2), (0.0, 20.0), t_eval=np.linspace(0, 20, 21))
         assert np.all(np.isnan(res.t_blowup)), variant
         if variant == "sinkhorn":
             tr = np.trace(res.history[0], axis1=1, axis2=2)
@@ -135,9 +144,70 @@ def test_l2_sinkhorn_agree_with_solve(variant: str) -> None:
     V = rng.standard_normal((6, 2, 2))
     L = rng.standard_normal((6, 2, 2))
     S0 = L @ L.transpose(0, 2, 1) + 0.1 * np.eye(2)
-    res = solve_batch(A, V, S0, (0.0, 3.0), variant=variant, atol=1e-12)
+    res = solve_batch(_atts(variant, A, V), S0, (0.0, 3.0), atol=1e-12)
     for b in range(6):
         ref = solve(gf.attention(variant, Q=A[b], K=np.eye(2), beta=1.0, V=V[b]), (np.zeros(2), S0[b]), (0.0, 3.0))
         assert res.status[b] == ref.status == "ok"
         err = np.max(np.abs(res.Sigma_final[b] - ref.cov[-1])) / np.max(np.abs(ref.cov[-1]))
         assert err <= 1e-6, (b, err)
+
+
+def _random_attention(name: str, opts: dict, d: int, rng: np.random.Generator) -> gf.Attention:
+    """Random weights for every parameter of a registered variant (through the public builder)."""
+    c = gf.derive(name, **opts)
+    kw: dict = {}
+    H = opts.get("heads")
+    for p in c.variant.params:
+        key = p.group or p.name
+        if key in kw:
+            continue
+        shape = tuple(d for _ in p.shape)
+        lead = (H,) if p.group else ()
+        if not p.shape:
+            kw[key] = rng.uniform(0.3, 1.0, lead) if lead else float(rng.uniform(0.3, 1.0))
+        else:
+            kw[key] = (0.6 / np.sqrt(d)) * rng.standard_normal(lead + shape)
+    return gf.attention(name, **{k: v for k, v in opts.items() if k != "heads"}, **kw)
+
+
+CLOSED = [
+    ("softmax", {}), ("softmax", {"residual": True}), ("softmax", {"feedforward": True}),
+    ("multihead", {"heads": 2}), ("multihead", {"heads": 3, "residual": True, "feedforward": True}),
+    ("l2", {}), ("l2", {"residual": True, "feedforward": True}),
+    ("sinkhorn", {}), ("sinkhorn", {"residual": True}), ("sinkhorn", {"feedforward": True}),
+]
+
+
+@pytest.mark.parametrize(("name", "opts"), CLOSED)
+def test_solve_batch_equals_solve_every_closed_variant(name: str, opts: dict) -> None:
+    """Per-member weights and means: solve_batch = solve (DOP853, rtol 1e-10) member by member."""
+    rng = np.random.default_rng(11)
+    d, B, T = 3, 3, 0.6
+    atts = [_random_attention(name, opts, d, rng) for _ in range(B)]
+    L = rng.standard_normal((B, d, d))
+    S0 = 0.3 * L @ L.mT / d + 0.1 * np.eye(d)
+    m0 = rng.standard_normal((B, d))
+    res = solve_batch(atts, S0, (0.0, T), mean0=m0, rtol=1e-10, atol=1e-12, stationary_tol=None)
+    assert res.mean_final is not None
+    for b in range(B):
+        ref = solve(atts[b], (m0[b], S0[b]), (0.0, T), stationary_tol=None)
+        assert res.status[b] == ref.status == "ok", (b, ref.status, res.status[b])
+        scale = max(1.0, np.max(np.abs(ref.cov[-1])))
+        np.testing.assert_allclose(res.Sigma_final[b], ref.cov[-1], atol=1e-7 * scale)
+        np.testing.assert_allclose(res.mean_final[b], ref.mean[-1], atol=1e-7 * max(1.0, np.abs(ref.mean[-1]).max()))
+
+
+def test_sigma_only_fast_path_and_full_form() -> None:
+    """Shared weights, no mean: the Σ-only path; form="full" gives the same Σ."""
+    rng = np.random.default_rng(5)
+    att = _random_attention("multihead", {"heads": 2}, 3, rng)
+    assert not att.closure.cov_depends_on_mean
+    L = rng.standard_normal((4, 3, 3))
+    S0 = 0.3 * L @ L.mT / 3 + 0.1 * np.eye(3)
+    a = solve_batch(att, S0, (0.0, 0.5), rtol=1e-10, atol=1e-12)
+    b = solve_batch(att, S0, (0.0, 0.5), form="full", rtol=1e-10, atol=1e-12)
+    assert a.mean_final is None
+    np.testing.assert_allclose(a.Sigma_final, b.Sigma_final, atol=1e-8)
+    for i in range(4):
+        ref = solve(att, (np.zeros(3), S0[i]), (0.0, 0.5))
+        np.testing.assert_allclose(a.Sigma_final[i], ref.cov[-1], atol=1e-8)

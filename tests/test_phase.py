@@ -16,7 +16,8 @@ def test_classify_batch_equals_classify_on_every_member() -> None:
     xs, ys = np.linspace(-1, 1, 12), np.linspace(-2, 2, 12)
     mats = [default_family(x, y) for y in ys for x in xs]
     A, V, S0 = (np.array([m[k] for m in mats]) for k in range(3))
-    res = solve_batch(A, V, S0, (0.0, 10.0), rtol=1e-7, t_eval=np.linspace(0.0, 10.0, 41))
+    members = [gf.attention("softmax", A=a, V=v) for a, v in zip(A, V, strict=True)]
+    res = solve_batch(members, S0, (0.0, 10.0), rtol=1e-7, t_eval=np.linspace(0.0, 10.0, 41))
     kinds, ranks = classify_batch(res)
     assert len(set(kinds)) >= 3
     for i in range(len(res)):
@@ -45,12 +46,13 @@ def test_known_regimes_and_blowup_time() -> None:
 def test_few_samples_blowup() -> None:
     """A blow-up before the second shared sample leaves 2 samples (classify refuses those): rule 2 only."""
     S0 = np.array([[1.0, 0.3], [0.3, 0.5]])
-    res = solve_batch(10.0 * np.eye(2), np.eye(2), S0, (0.0, 10.0), t_eval=np.linspace(0.0, 10.0, 41))
+    att = gf.attention("softmax", A=10.0 * np.eye(2), V=np.eye(2))
+    res = solve_batch(att, S0, (0.0, 10.0), t_eval=np.linspace(0.0, 10.0, 41))
     assert res.member(0).t.size == 2
     kinds, ranks = classify_batch(res)
     assert (kinds[0], ranks[0]) == ("blowup_rank_one", 1)
     with pytest.raises(ValueError, match="history"):
-        classify_batch(solve_batch(np.eye(2), np.eye(2), S0, (0.0, 1.0)))
+        classify_batch(solve_batch(gf.attention("softmax", A=np.eye(2), V=np.eye(2)), S0, (0.0, 1.0)))
 
 
 def test_save_load_plot(tmp_path) -> None:

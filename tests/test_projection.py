@@ -403,7 +403,7 @@ def test_compiled_moments_of_nonclosing_variants_are_the_cubature_projection() -
     for name in ("sigmoid", "unnormalized"):
         att = gf.attention(name, A=A, V=np.eye(2))
         cc = att.closure.compile()
-        a_dot, S_dot = cc.moments(alpha[:, None], Sigma, *att._prepared)
+        a_dot, S_dot = cc.moments(alpha[:, None], Sigma, *att.prepared)
         a_ref, S_ref = projection_rhs(att)(alpha, Sigma)
         np.testing.assert_allclose(a_dot.ravel(), a_ref, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(S_dot, S_ref, rtol=1e-12, atol=1e-14)

@@ -65,6 +65,14 @@ class Closure:
     def name(self) -> str:
         return self.variant.name
 
+    @property
+    def cov_depends_on_mean(self) -> bool:
+        """Whether Σ̇ = JΣ + ΣJᵀ involves α (False: Σ evolves on its own, the Σ-only fast path of
+        :func:`gaussflow.solve_batch`). True for a closure that does not close."""
+        if not self.preserves_gaussian or self.cov_rhs is None or self.jacobian is None:
+            return True
+        return bool(self.cov_rhs.has(alpha) or self.jacobian.has(alpha))
+
     def latex(self, standalone: bool = False) -> str:
         """The step-by-step derivation as LaTeX (a section; ``standalone`` wraps it in a
         compilable document)."""
