@@ -26,8 +26,7 @@ from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .trajectory import Trajectory, TrajectoryError
 from .variants import Head, Param, Variant, variants
 from .verify import VerificationReport, bures_wasserstein, mardia, verify
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Attention",

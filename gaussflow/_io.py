@@ -17,7 +17,7 @@ def package_versions() -> dict[str, str]:
     import scipy
     import sympy
 
-    from . import __version__
+    from .version import __version__
 
     return {"gaussflow": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
             "sympy": sympy.__version__}

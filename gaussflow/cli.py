@@ -17,9 +17,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
 from .symbolic.closure import Closure, derive
 from .variants import SUMMARIES, get_variant, variants
+from .version import __version__
 
 #: closures written by ``derive --all``: every registered variant plus the add-ons
 ALL_DERIVATIONS: tuple[tuple[str, dict[str, object]], ...] = tuple(

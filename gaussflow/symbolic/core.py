@@ -1,4 +1,4 @@
-"""Symbols and the small index-free matrix calculus the rule engine is built on.
+"""The small index-free matrix calculus the rule engine is built on.
 
 SymPy's own matrix derivative handles the polynomial scores well but rewrites matrix
 square roots into Hadamard powers, so Jacobians of velocities are taken here by a
@@ -10,29 +10,21 @@ from __future__ import annotations
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
-d = sp.Symbol("d", integer=True, positive=True)
-k = sp.Symbol("k", integer=True, positive=True)
-d_v = sp.Symbol("d_v", integer=True, positive=True)
-x = sp.MatrixSymbol("x", d, 1)
-y = sp.MatrixSymbol("y", d, 1)
-alpha = sp.MatrixSymbol("alpha", d, 1)
-Sigma = sp.MatrixSymbol("Sigma", d, d)
-I = sp.Identity(d)
-half = sp.S.Half
-
-#: Dimension symbols by the name used in parameter shapes.
-DIMS: dict[str, sp.Symbol] = {"d": d, "k": k, "d_v": d_v}
+from ..symbols import DIMS as DIMS
+from ..symbols import I as I
+from ..symbols import Sigma as Sigma
+from ..symbols import alpha as alpha
+from ..symbols import d as d
+from ..symbols import d_v as d_v
+from ..symbols import half as half
+from ..symbols import k as k
+from ..symbols import scalar as scalar
+from ..symbols import x as x
+from ..symbols import y as y
 
 
 class NotAffineError(ValueError):
     """Raised when an expression is not of the polynomial shape a rule needs."""
-
-
-def scalar(m: MatrixExpr) -> sp.Expr:
-    """Turn a 1x1 matrix expression into a scalar expression (its trace)."""
-    if m.shape != (1, 1):
-        raise ValueError(f"expected a 1x1 matrix expression, got shape {m.shape}")
-    return sp.Trace(m)
 
 
 def sqrtm(m: MatrixExpr) -> MatrixExpr:

@@ -16,7 +16,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .core import DIMS, Sigma
+from ..symbols import DIMS, Sigma
 
 __all__ = ["ExplicitForm", "explicit_form", "explicit_matrix"]
 

@@ -12,7 +12,7 @@ from typing import Literal
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
-from ..symbolic.core import DIMS, d, scalar, x, y
+from ..symbols import DIMS, d, scalar, x, y
 
 Normalization = Literal["softmax", "sinkhorn", "sigmoid", "none"]
 NORMALIZATIONS: tuple[str, ...] = ("softmax", "sinkhorn", "sigmoid", "none")
