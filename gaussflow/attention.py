@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
 from .codegen import CompiledClosure
 from .symbolic.closure import Closure, derive
-from .variants import REGISTRY, Param
-
-_BILINEAR = {"softmax", "sinkhorn", "sigmoid", "unnormalized"}
+from .symbols import x, y
+from .variants import REGISTRY, Param, Variant
+from .variants._base import bilinear_score
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,55 +134,69 @@ def _dims(p: Param, arr: np.ndarray, dims: dict[str, int], name: str) -> None:
 
 
 def attention(
-    name: str,
+    variant: str | Variant,
     *,
     residual: bool = False,
     feedforward: bool = False,
     heads: int | None = None,
     **params: Any,
 ) -> Attention:
-    """Bind numeric parameters to a registered variant.
+    """Bind numeric parameters to a variant: a registered name or any :class:`~gaussflow.Variant`.
 
     Parameters
     ----------
-    name : str
-        A name from :func:`gaussflow.variants`.
+    variant : str or Variant
+        A name from :func:`gaussflow.variants`, or a variant built as data (e.g.
+        :meth:`Variant.from_score`); its closure comes from :func:`gaussflow.derive`.
     residual, feedforward : bool
-        Add-ons: value acts on y − x; add W_ff x + b_ff (``W_ff`` (d, d), ``b_ff`` (d,)).
+        Add-ons of a registered variant: value acts on y − x; add W_ff x + b_ff (``W_ff`` (d, d),
+        ``b_ff`` (d,)). A Variant carries its add-ons itself.
     heads : int, optional
-        Number of heads (multi-head; inferred from the stacked arrays when omitted).
+        Number of heads of a registered variant that takes ``heads`` (inferred from the stacked arrays
+        when omitted).
     **params
-        The variant's parameters: ``Q``, ``K`` (k, d), ``V`` (d, d), ``beta`` > 0 (default 1),
-        ``b`` (sigmoid bias, default 0). Multi-head takes stacked ``Q``, ``K`` (H, k, d),
-        ``V`` (H, d_v, d), ``W`` (H, d, d_v), ``beta`` (H,) or a scalar.
-        Shortcut for bilinear scores: ``A`` (d, d) means A = βKᵀQ directly
-        (Q = A, K = I, β = 1); multi-head also accepts ``A`` (H, d, d) and
-        ``C`` (H, d, d) = W_h V_h.
+        The variant's parameters by name (per-head parameters of one group stacked: ``Q`` (H, k, d) for
+        ``Q_1, …, Q_H``; a scalar may be shared by every head). Vectors have shape (d,). Registered
+        variants: ``Q``, ``K`` (k, d), ``V`` (d, d), ``beta`` > 0 (default 1), ``b`` (sigmoid bias,
+        default 0); multi-head ``Q``, ``K`` (H, k, d), ``V`` (H, d_v, d), ``W`` (H, d, d_v), ``beta``.
+        Shortcut for a bilinear score β⟨Qx, Ky⟩: ``A`` (d, d) means A = βKᵀQ directly
+        (Q = A, K = I, β = 1); with stacked heads ``A`` (H, d, d) and ``C`` (H, d, d) = W_h V_h.
 
     Raises
     ------
     ValueError
         Unknown variant or parameter, wrong shapes, non-finite entries, β ≤ 0.
+    RuleError
+        A custom variant whose score no rule of the engine handles (from :func:`gaussflow.derive`).
     """
-    if not isinstance(name, str) or name not in REGISTRY:
-        raise ValueError(f"unknown variant {name!r}; valid names: {', '.join(REGISTRY)}")
     params = dict(params)
     opts: dict[str, Any] = {}
-    if residual:
-        opts["residual"] = True
-    if feedforward:
-        opts["feedforward"] = True
-    if name == "multihead":
-        if heads is None:
-            stack = params.get("Q", params.get("A"))
-            if stack is None:
-                raise ValueError("multihead needs stacked `Q` (H, k, d) or `A` (H, d, d)")
-            heads = len(stack)
-        opts["heads"] = int(heads)
-    elif heads is not None:
-        raise ValueError(f"`heads` applies to 'multihead' only; got heads={heads!r} for {name!r}")
-    closure = derive(name, **opts)
-    _expand_shortcuts(name, params)
+    if isinstance(variant, Variant):
+        if residual or feedforward or heads is not None:
+            raise ValueError("`residual`, `feedforward`, `heads` configure registered variants; a Variant "
+                             "carries its add-ons (use gaussflow.variants.with_addons)")
+        closure = derive(variant)
+        name = variant.name
+    else:
+        if not isinstance(variant, str) or variant not in REGISTRY:
+            raise ValueError(f"unknown variant {variant!r}; valid names: {', '.join(REGISTRY)}, or a Variant")
+        name = variant
+        if residual:
+            opts["residual"] = True
+        if feedforward:
+            opts["feedforward"] = True
+        takes_heads = "heads" in inspect.signature(REGISTRY[name]).parameters
+        if takes_heads:
+            if heads is None:
+                stack = params.get("Q", params.get("A"))
+                if stack is None:
+                    raise ValueError(f"{name!r} needs stacked `Q` (H, k, d) or `A` (H, d, d)")
+                heads = len(stack)
+            opts["heads"] = int(heads)
+        elif heads is not None:
+            raise ValueError(f"`heads` does not apply to {name!r}; got heads={heads!r}")
+        closure = derive(name, **opts)
+    _expand_shortcuts(closure.variant, params)
     values: dict[str, Any] = {}
     dims: dict[str, int] = {}
     declared = closure.variant.params
@@ -205,8 +221,9 @@ def attention(
             if np.ndim(stacked) == len(p.shape):  # one value shared by every head (e.g. beta)
                 item = stacked
             else:
-                if len(stacked) != opts["heads"]:
-                    raise ValueError(f"`{key}` must stack {opts['heads']} heads; got {len(stacked)}")
+                n_group = sum(1 for q in declared if q.group == p.group)
+                if len(stacked) != n_group:
+                    raise ValueError(f"`{key}` must stack {n_group} heads; got {len(stacked)}")
                 item = stacked[p.index]
             label = f"{key}[{p.index}]"
             raw = item
@@ -225,32 +242,56 @@ def attention(
     return Attention(closure, values, d, prepared)
 
 
-def _expand_shortcuts(name: str, params: dict[str, Any]) -> None:
+def _bilinear(v: Variant, group: bool) -> bool:
+    """Every head's score is β⟨Qx, Ky⟩ in its own (Q, K, β) parameters (grouped per head or not)."""
+    by_role: dict[int, dict[str, Param]] = {}
+    for p in v.params:
+        role = p.group if group else p.name
+        if role in ("Q", "K", "beta") and (p.group is not None) == group:
+            by_role.setdefault(p.index or 0, {})[role] = p
+    if len(by_role) != len(v.heads):
+        return False
+    for i, head in enumerate(v.heads):
+        ps = by_role.get(i, {})
+        if set(ps) != {"Q", "K", "beta"}:
+            return False
+        rest = sp.MatAdd(head.score, -bilinear_score(ps["Q"].symbol, ps["K"].symbol, ps["beta"].symbol)).doit()
+        if rest.has(x) or rest.has(y):  # terms free of x and y (a bias) may stay
+            return False
+    return True
+
+
+def _expand_shortcuts(v: Variant, params: dict[str, Any]) -> None:
+    """The ``A`` (and stacked ``C``) shortcuts, decided from the variant's data: they apply when
+    every score is bilinear β⟨Qx, Ky⟩ (and, for ``C``, every value map is W_h V_h)."""
     if "A" not in params and "C" not in params:
         return
-    if name in _BILINEAR:
+    if any(p.name in ("A", "C") or p.group in ("A", "C") for p in v.params):
+        return  # the variant has parameters of these names: no shortcut
+    grouped = any(p.group for p in v.params)
+    if not _bilinear(v, grouped):
+        raise ValueError(f"the `A`/`C` shortcuts need a bilinear score β⟨Qx, Ky⟩; {v.name!r} has none")
+    if not grouped:
         if "C" in params:
-            raise ValueError(f"`C` is a multi-head shortcut; use `V` for {name!r}")
+            raise ValueError(f"`C` is a multi-head shortcut; use `V` for {v.name!r}")
         clash = {"Q", "K", "beta"} & set(params)
         if clash:
             raise ValueError(f"`A` replaces Q, K, beta; do not pass {sorted(clash)} with it")
         A = as_array("A", params.pop("A"), 2)
         params.update(Q=A, K=np.eye(A.shape[0]), beta=1.0)
-    elif name == "multihead":
-        if "A" in params:
-            clash = {"Q", "K", "beta"} & set(params)
-            if clash:
-                raise ValueError(f"`A` replaces Q, K, beta; do not pass {sorted(clash)} with it")
-            A = as_array("A", params.pop("A"), 3)
-            params.update(Q=A, K=np.broadcast_to(np.eye(A.shape[1]), A.shape), beta=1.0)
-        if "C" in params:
-            clash = {"V", "W"} & set(params)
-            if clash:
-                raise ValueError(f"`C` replaces V, W; do not pass {sorted(clash)} with it")
-            C = as_array("C", params.pop("C"), 3)
-            params.update(V=C, W=np.broadcast_to(np.eye(C.shape[1]), C.shape))
-    else:
-        raise ValueError(f"the `A`/`C` shortcuts need a bilinear score; {name!r} has none")
+        return
+    if "A" in params:
+        clash = {"Q", "K", "beta"} & set(params)
+        if clash:
+            raise ValueError(f"`A` replaces Q, K, beta; do not pass {sorted(clash)} with it")
+        A = as_array("A", params.pop("A"), 3)
+        params.update(Q=A, K=np.broadcast_to(np.eye(A.shape[1]), A.shape), beta=1.0)
+    if "C" in params:
+        clash = {"V", "W"} & set(params)
+        if clash:
+            raise ValueError(f"`C` replaces V, W; do not pass {sorted(clash)} with it")
+        C = as_array("C", params.pop("C"), 3)
+        params.update(V=C, W=np.broadcast_to(np.eye(C.shape[1]), C.shape))
 
 
 __all__ = ["Attention", "attention"]

@@ -271,6 +271,13 @@ class BatchResult:
     def __len__(self) -> int:
         return int(self.t_final.shape[0])
 
+    def __repr__(self) -> str:
+        st, cnt = np.unique(self.status, return_counts=True)
+        counts = ", ".join(f"{s} {c}" for s, c in zip(st.tolist(), cnt.tolist(), strict=True))
+        mean = ", with mean" if self.mean_final is not None else ""
+        return (f"BatchResult({self.variant!r}, B={len(self)}, d={self.d}, t_span={self.t_span}, "
+                f"{counts}{mean})")
+
     @property
     def d(self) -> int:
         return int(self.Sigma_final.shape[-1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from sympy.matrices.expressions import MatrixExpr
 
 from ..variants import Variant, get_variant
 from .certificate import Certificate, nonclosure_certificate
-from .core import NotAffineError, Sigma, alpha, is_zero, jacobian, symmetrize, x
+from .core import NotAffineError, RuleError, Sigma, alpha, is_zero, jacobian, symmetrize, x
 from .explicit import ExplicitForm, explicit_form
 from .rules import QuadraticScore, analyze_score, couple, stein, tilt
 from .steps import Step, tex
@@ -118,7 +119,18 @@ def _head_velocity(
     parameter-only pieces named (A := cross term, B := curvature, C := value map) so
     the closure reads like the paper and the generated code shares them."""
     head = v.heads[h_index]
-    q, steps = analyze_score(head.score, v.symmetric)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            q, steps = analyze_score(head.score, v.symmetric)
+    except RuleError:
+        raise
+    except NotAffineError as exc:
+        raise RuleError("completing the square (score quadratic in y)", head.score, str(exc)) from None
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        raise RuleError("completing the square (score quadratic in y)", head.score,
+                        "the score is not a polynomial of degree ≤ 2 in y built from matrix products, sums "
+                        "and transposes (powers of 1×1 expressions are not expanded)") from None
     suffix = f"_{h_index + 1}" if len(v.heads) > 1 else ""
 
     def name(e: MatrixExpr | None, base: str) -> MatrixExpr | None:
@@ -134,12 +146,17 @@ def _head_velocity(
         a = A * x if is_zero(rest) else A * x + rest
         q = QuadraticScore(a, q.B, q.c, A)
     q = QuadraticScore(q.a, name(q.B, "B"), q.c, q.A)
-    if v.normalization == "softmax":
-        m, more = tilt(q)
-    elif v.normalization == "sinkhorn":
-        m, more = couple(q)
-    else:
-        m, more = stein(q, "exp" if v.normalization == "none" else "sigmoid")
+    rule = {"softmax": "exponential tilting", "sinkhorn": "Gaussian coupling (Sinkhorn)"}.get(
+        v.normalization, "Stein's lemma (score linear in y)")
+    try:
+        if v.normalization == "softmax":
+            m, more = tilt(q)
+        elif v.normalization == "sinkhorn":
+            m, more = couple(q)
+        else:
+            m, more = stein(q, "exp" if v.normalization == "none" else "sigmoid")
+    except NotAffineError as exc:
+        raise RuleError(rule, head.score, str(exc)) from None
     value = name(head.value, "C")
     return m, value, steps + more
 
@@ -198,7 +215,12 @@ def _derive(v: Variant) -> Closure:
                  r"affine velocities preserve Gaussians: $\Sigma(t)=\Phi\Sigma_0\Phi^\top$, $\dot\Phi = J\Phi$"),
         ]
         return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P, definitions=definitions)
-    cert = nonclosure_certificate(v)
+    try:
+        cert = nonclosure_certificate(v)
+    except (NotImplementedError, NotAffineError, TypeError, ValueError) as exc:
+        if isinstance(exc, RuleError):
+            raise
+        raise RuleError("non-closure certificate (d = 1)", gamma, str(exc)) from None
     steps += cert.steps()
     return Closure(v, gamma, J, None, None, False, cert, tuple(steps), definitions=definitions)
 
@@ -206,6 +228,11 @@ def _derive(v: Variant) -> Closure:
 @functools.lru_cache(maxsize=128)
 def _derive_cached(name: str, options: tuple[tuple[str, Any], ...]) -> Closure:
     return _derive(get_variant(name, **dict(options)))
+
+
+@functools.lru_cache(maxsize=64)
+def _derive_variant(v: Variant) -> Closure:
+    return _derive(v)
 
 
 def derive(variant: str | Variant, **options: Any) -> Closure:
@@ -224,11 +251,16 @@ def derive(variant: str | Variant, **options: Any) -> Closure:
     Closure
         Frozen; carries Γ, J, the moment equations α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ, the
         derivation steps, or a non-closure certificate.
+
+    Raises
+    ------
+    RuleError
+        (a ``NotImplementedError``) when no rule applies to the score; it names the rule and the term.
     """
     if isinstance(variant, Variant):
         if options:
             raise ValueError("options go into the Variant itself when a Variant is passed")
-        return _derive(variant)
+        return _derive_variant(variant)
     if not isinstance(variant, str):
         raise ValueError(f"`variant` must be a name or a Variant; got {type(variant).__name__}")
     return _derive_cached(variant, tuple(sorted(options.items())))

@@ -27,6 +27,18 @@ class NotAffineError(ValueError):
     """Raised when an expression is not of the polynomial shape a rule needs."""
 
 
+class RuleError(NotImplementedError):
+    """No rule of the engine applies: ``rule`` names the rule that failed and ``term`` the offending
+    (sub)expression of the score or velocity. The one exception :func:`gaussflow.derive` raises for a
+    score outside what the engine closes (never an error from SymPy internals).
+    """
+
+    def __init__(self, rule: str, term: object, reason: str = "") -> None:
+        self.rule, self.term, self.reason = rule, term, reason
+        why = f": {reason}" if reason else ""
+        super().__init__(f"rule '{rule}' does not apply to the term {term}{why}")
+
+
 def sqrtm(m: MatrixExpr) -> MatrixExpr:
     """Principal square root of a symmetric PSD matrix expression."""
     return sp.MatPow(m, half)

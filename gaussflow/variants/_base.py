@@ -98,6 +98,76 @@ class Variant:
                 if extra:
                     raise ValueError(f"variant {self.name!r} uses undeclared symbols {sorted(map(str, extra))}")
 
+    @classmethod
+    def from_score(
+        cls,
+        name: str,
+        *,
+        score: MatrixExpr,
+        value: MatrixExpr,
+        normalization: Normalization = "softmax",
+        summary: str = "",
+        docs: dict[str, str] | None = None,
+    ) -> Variant:
+        """A one-head variant from its score s(x, y) and value map, parameters read off the symbols.
+
+        Parameters
+        ----------
+        name : str
+            Label used in results, LaTeX and plots.
+        score : MatrixExpr, shape (1, 1)
+            s(x, y) in the token ``x`` and the attended token ``y`` of :mod:`gaussflow.symbols` and any
+            ``MatrixSymbol``/``Symbol`` parameters (shapes written in ``d``, ``k``, ``d_v``).
+        value : MatrixExpr, shape (d, d)
+            The value/output map C: Γ(x) = C E[y | x].
+        normalization : {"softmax", "sinkhorn", "sigmoid", "none"}
+        summary : str
+        docs : dict, optional
+            One-line descriptions of the parameters by name.
+
+        Every free ``MatrixSymbol`` other than x, y becomes a :class:`Param` of its shape
+        (a d × 1 symbol is a vector parameter, passed as shape (d,)); every scalar ``Symbol`` a real
+        scalar parameter (positive when the symbol is declared positive).
+
+        Raises
+        ------
+        ValueError
+            Wrong shapes, a shape that is not written in d, k, d_v, or an unknown normalization.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"`name` must be a non-empty string; got {name!r}")
+        for label, e in (("score", score), ("value", value)):
+            if not isinstance(e, MatrixExpr):
+                raise ValueError(f"`{label}` must be a SymPy matrix expression; got {type(e).__name__}")
+        docs = docs or {}
+        dim_names = {v: k for k, v in DIMS.items()}
+        params: list[Param] = []
+        repl: dict[sp.Basic, sp.Basic] = {}
+        seen: set[str] = set()
+        atoms = (score.free_symbols | value.free_symbols) - {x, y} - set(DIMS.values())
+        for s in sorted(atoms, key=lambda a: str(a)):
+            if s.name in seen:
+                raise ValueError(f"two different symbols are both named {s.name!r}")
+            seen.add(s.name)
+            if isinstance(s, sp.MatrixSymbol):
+                rows, cols = s.shape
+                dims = (rows,) if cols == 1 else (rows, cols)
+                bad = [n for n in dims if n not in dim_names]
+                if bad:
+                    raise ValueError(f"parameter `{s.name}` has shape {s.shape}; its dimensions must be d, k or "
+                                     "d_v (a trailing 1 makes a vector)")
+                params.append(Param(s.name, tuple(dim_names[n] for n in dims),
+                                    docs.get(s.name, f"parameter {s.name}")))
+            elif isinstance(s, sp.Symbol):
+                p = Param(s.name, (), docs.get(s.name, f"scalar parameter {s.name}"),
+                          positive=bool(s.is_positive))
+                params.append(p)
+                repl[s] = p.symbol
+            else:  # pragma: no cover - free_symbols holds only Symbols and MatrixSymbols
+                raise ValueError(f"unsupported symbol {s!r}")
+        return cls(name, normalization, (Head(score.xreplace(repl), value.xreplace(repl)),), tuple(params),
+                   summary or f"custom variant, score {score}")
+
     @property
     def symmetric(self) -> frozenset[sp.Basic]:
         return frozenset(p.symbol for p in self.params if p.symmetric)
