@@ -90,7 +90,7 @@ def test_velocity_against_gauss_hermite() -> None:
 
 def test_every_path_runs() -> None:
     att = gf.attention(_keybias(), A=0.3 * np.eye(2), b=np.array([0.3, -0.2]), V=np.eye(2))
-    a_dot, S_dot = att.moment_rhs([0.1, 0.0], np.eye(2))
+    _, S_dot = att.moment_rhs([0.1, 0.0], np.eye(2))
     np.testing.assert_allclose(S_dot, 0.6 * np.eye(2))  # 2·VΣAΣ = 0.6 I
     law = gf.Gaussian([0.1, 0.0], np.eye(2))
     prop = gf.propagate(att, law, 3, 0.1)
