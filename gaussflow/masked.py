@@ -131,7 +131,7 @@ def _derive_reduction() -> tuple[tuple[tuple[str, str], ...], bool]:
         ("Cancel the position factor", rf"\Gamma_\tau - \Gamma = {L(general)}\quad\text{{whenever }} {L(R)} \neq 0"),
         ("Uniform positions", rf"\rho \equiv 1:\ {L(R.subs(uniform))} = {L(R_unif)} > 0\ \text{{for }}\tau\in(0,1],"
          rf"\quad \Gamma_\tau - \Gamma = {L(diff)}"),
-        ("Spot check (d = 1, μ = N(α, σ²), s = axy)", rf"\Gamma_\tau(x) = {L(gauss)} = {L(closed)}"),
+        ("Spot check (d = 1, μ = N(α, σ²), s = axy, V = v)", rf"\Gamma_\tau(x) = {L(gauss)} = {L(closed)}"),
         ("Contrast: position-dependent law", r"p(y\mid\tau') = \mathcal N(y; c\tau', \sigma^2):\ "
          r"\text{the integrand does not split;}\ "
          rf"\partial_\tau\Gamma_\tau\big|_{{a=v=x=c=\sigma=1,\ \tau=1/2}} = {float(slope):.6f} \neq 0"),

@@ -697,7 +697,7 @@ def _derive_unnormalized_uncached(closure: Closure) -> UnnormalizedProjection:
         Step(
             "Finiteness",
             rf"\text{{finite iff }}\ \lambda_{{\min}}\big(I - \Sigma^{{1/2}}{G_tex}\Sigma^{{1/2}}\big) > 0"
-            r"\quad(d = 1:\ 1/\sigma^2 - a^2\sigma^2 > 0)",
+            r"\quad(d = 1,\ A = a:\ 1/\sigma^2 - a^2\sigma^2 > 0)",
             "outside, the Gaussian integral diverges: the projected moments do not exist",
         ),
     )
@@ -858,13 +858,13 @@ def projection_steps(variant_name: str) -> list[tuple[str, str]]:
         "Gaussian projection (approximation)" if not c.preserves_gaussian else "Gaussian projection (exact here)",
         r"\dot\alpha = \mathbb E[\Gamma(X)],\quad \dot\Sigma = \mathbb E[(X-\alpha)\Gamma(X)^\top]"
         r" + \mathbb E[\Gamma(X)(X-\alpha)^\top],\quad X\sim\mathcal N(\alpha,\Sigma)"
-        + (r"\quad\text{(approximation: the law leaves the Gaussian family)}" if not c.preserves_gaussian
-           else r"\quad\text{(Γ affine: equals the exact closure)}"),
+        + (r"\\ \text{(an approximation: the law leaves the Gaussian family)}" if not c.preserves_gaussian
+           else r"\\ \text{(}\Gamma\text{ is affine: this equals the exact closure)}"),
     )
     cub = (
         "Cubature",
-        r"\mathbb E[F(X)] \approx \sum_k w_k F(\alpha + \Sigma^{1/2} z_k),\quad"
+        r"\mathbb E[F(X)] \approx \sum_k w_k F(\alpha + \Sigma^{1/2} z_k),\\"
         r" (z_k, w_k):\ \text{tensor Gauss--Hermite of degree } 79/47/23/15/9/7/5/5\ (d = 1,\dots,8),"
-        r"\ \text{fully symmetric degree-5 rule } (d > 8)",
+        r"\\ \text{fully symmetric degree-5 rule with } 2d^2 + 1 \text{ nodes } (d > 8)",
     )
     return [head, ("Velocity", rf"\Gamma(x) = {tex(c.velocity)}"), cub]

@@ -53,13 +53,20 @@ class Certificate:
         return bool(v.is_real and abs(v) > sp.Float("1e-25"))
 
     def steps(self) -> list[Step]:
-        pt = r",\ ".join(rf"{sp.latex(self.symbols[k])} = {sp.latex(sp.nsimplify(v))}" for k, v in self.point.items())
+        # in d = 1 the covariance Σ is the variance σ²; factored forms read like a paper
+        names = {self.symbols["Sigma"]: r"\sigma^{2}"} if "Sigma" in self.symbols else {}
+
+        def ltx(e: sp.Basic) -> str:
+            return sp.latex(e, symbol_names=names)
+
+        pt = r",\ ".join(rf"{ltx(self.symbols[k])} = {ltx(sp.nsimplify(v))}" for k, v in self.point.items())
         return [
             Step("Second derivative (d = 1)",
-                 rf"\partial_x^2 \Gamma(x)\big|_{{x = {sp.latex(sp.nsimplify(self.point['x']))}}} = {sp.latex(self.second_derivative)}",
-                 "differentiated under the integral sign; moments E[y^n] from the Gaussian MGF"),
+                 rf"\partial_x^2 \Gamma(x)\big|_{{x = {ltx(sp.nsimplify(self.point['x']))}}} = {ltx(sp.factor(self.second_derivative))}",
+                 r"differentiated under the integral sign; the moments $\mathbb E[y^n]$, $y\sim\mathcal N(\alpha,\sigma^2)$,"
+                 " from the Gaussian moment generating function"),
             Step("Non-closure certificate",
-                 rf"{pt}:\quad \partial_x^2\Gamma = {sp.latex(self.value)} \approx {float(sp.N(self.value, 20)):.12g} \neq 0",
+                 rf"{pt}:\\ \partial_x^2\Gamma = {ltx(sp.factor(self.value))} \approx {float(sp.N(self.value, 20)):.12g} \neq 0",
                  self.statement),
         ]
 
@@ -129,7 +136,7 @@ def nonclosure_certificate(v: Variant, x0: float = 0.0) -> Certificate:
     if value.has(sp.Integral):  # mpmath quadrature at 30 digits
         value = sp.Float(sp.N(value, 30), 30)
     stmt = (
-        f"{v.name}: ∂²Γ/∂x² = {float(sp.N(value)):.6g} ≠ 0 at x = {x0} in d = 1, so Γ is not "
+        f"{v.name}: ∂²Γ/∂x² = {float(sp.N(value)):.6g} ≠ 0 at x = {x0:g} in d = 1, so Γ is not "
         "affine on N(α, Σ) and a Gaussian does not stay Gaussian"
     )
     return Certificate(stmt, {k: s for k, s in syms.items()}, general, point, value)

@@ -50,12 +50,15 @@ def analyze_score(s: MatrixExpr, symmetric: frozenset[sp.Basic]) -> tuple[Quadra
         Step("Score", rf"s(x, y) = {tex(s)}", "the attention score as declared by the variant"),
         Step(
             "Completing the square",
-            rf"\nabla_y s = a(x) - B y,\quad a(x) = {tex(a)},\quad B = {tex(B) if B is not None else '0'}",
+            rf"\nabla_y s = a(x) - B y,\quad a(x) = {tex(a)}"
+            + ("" if B is not None and tex(B) == "B" else rf",\quad B = {tex(B) if B is not None else '0'}"),
             "the y-Hessian is constant, so the score is quadratic in y",
         ),
     ]
     if A is not None:
-        steps.append(Step("Cross term", rf"\partial_y \partial_x s = A := {tex(A)}", r"$s$ contains $y^\top A x$"))
+        steps.append(Step("Cross term",
+                          r"\partial_y \partial_x s = A" if tex(A) == "A" else rf"\partial_y \partial_x s = A := {tex(A)}",
+                          r"$s$ contains $y^\top A x$"))
     return QuadraticScore(a, B, c, A), steps
 
 
@@ -108,23 +111,30 @@ def couple(q: QuadraticScore) -> tuple[MatrixExpr, list[Step]]:
             r" = \mathcal N\!\left(\begin{pmatrix}\alpha\\ \alpha\end{pmatrix},"
             r" \begin{pmatrix}\Sigma & C\\ C^\top & \Sigma\end{pmatrix}\right),"
             r"\quad \left[\begin{pmatrix}\Sigma & C\\ C^\top & \Sigma\end{pmatrix}^{-1}\right]_{12} = -A^\top",
-            "potentials f, g absorb every term quadratic in x or y alone; both marginals are fixed to N(α, Σ)",
+            r"$C := \mathrm{Cov}_\pi(X, Y)$ is the cross-covariance of the coupling; the potentials $f, g$"
+            " absorb every term in x or y alone, and both marginals are fixed to N(α, Σ)",
         ),
         Step(
             "Whitening",
             r"C = \Sigma^{1/2} F \Sigma^{1/2},\ G := \Sigma^{1/2}A^\top\Sigma^{1/2}:\quad F\,(I - F^\top F)^{-1} = G",
-            "block inverse of the joint covariance",
+            r"$F$ is the whitened cross-covariance (the cross-covariance of $\Sigma^{-1/2}X$ and $\Sigma^{-1/2}Y$,"
+            r" on range Σ); the joint covariance of the whitened pair is"
+            r" $\left(\begin{smallmatrix} I & F\\ F^\top & I\end{smallmatrix}\right)$, whose inverse has"
+            r" off-diagonal block $-F(I - F^\top F)^{-1}$, and the whitened precision block is $-G$",
         ),
         Step(
             "Singular values",
             rf"f(\lambda) = {sp.latex(f)},\quad \frac{{f}}{{1-f^2}} - \lambda = {sp.latex(residual_eq)}"
             r"\ \Rightarrow\ F^\top = 2(I + R)^{-1}G^\top",
-            "the positive root of λf² + f − λ = 0, checked symbolically by the engine",
+            r"$f$ acts on the singular values $\lambda$ of $G$ (same singular vectors); it is the root in $[0, 1)$ of"
+            r" $\lambda f^2 + f - \lambda = 0$, checked symbolically by the engine;"
+            r" $R := (I + 4G^\top G)^{1/2}$",
         ),
         Step(
             "Conditional mean",
             rf"\mathbb E_\pi[Y\mid X=x] = \alpha + C^\top\Sigma^{{+}}(x-\alpha) = {tex(m)},\\ R = {tex(R)}",
-            "on the support of N(α, Σ); no inverse of Σ is needed, so singular Σ is allowed",
+            r"$\Sigma\Sigma^{+}$ is the identity on the support of N(α, Σ), where $x - \alpha$ lies;"
+            " no inverse of Σ is needed, so singular Σ is allowed",
         ),
     ]
     return m, steps

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 
 class _Printer(LatexPrinter):
@@ -33,6 +34,29 @@ class _Printer(LatexPrinter):
 
     def _print_Identity(self, expr: sp.Identity) -> str:
         return "I"
+
+    def _print_Determinant(self, expr: sp.Determinant) -> str:
+        return rf"\det\left({self._print(expr.arg)}\right)"
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        # a scalar times the 1x1 identity (a bias in a score) prints as the scalar; a rational
+        # coefficient prints as a fraction, not as "(1/2)"
+        coeff, mats = expr.as_coeff_matrices()
+        kept = [m for m in mats if not (isinstance(m, sp.Identity) and m.shape == (1, 1))]
+        if not kept:
+            return self._print(coeff)
+        frac = coeff.is_Rational and not coeff.is_Integer
+        if len(kept) == len(mats) and not frac:
+            return super()._print_MatMul(expr)
+        rest = self._print(sp.MatMul(*kept)) if len(kept) > 1 else self.parenthesize(kept[0], PRECEDENCE["Mul"])
+        if coeff == 1:
+            return rest
+        if coeff == -1:
+            return "- " + rest
+        if frac:
+            sign = "- " if coeff < 0 else ""
+            return rf"{sign}\frac{{{abs(coeff.p)}}}{{{coeff.q}}} {rest}"
+        return self.parenthesize(coeff, PRECEDENCE["Mul"]) + " " + rest
 
 
 def tex(e: sp.Basic | None) -> str:
