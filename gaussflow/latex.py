@@ -298,7 +298,7 @@ _REFS = {
     "Stein's lemma": r"Lemma~\ref{lem:stein}",
     "Moment equations": r"Lemma~\ref{lem:affine}",
     "Gaussian coupling": r"\cite{sander2022sinkformers,janati2020}",
-    "Second derivative (d = 1)": r"$\Sigma = \sigma^2$ in $d = 1$",
+    "Second derivative (d = 1)": r"in $d = 1$ every matrix is a scalar and $\Sigma = \sigma^2$",
     "Non-closure certificate": r"Lemma~\ref{lem:nonclosure}",
     "Gaussian projection (approximation)": r"equation~\eqref{eq:projection}",
     "Cubature": r"\cite{stroud1971}",

@@ -195,7 +195,7 @@ def _derive(v: Variant) -> Closure:
         steps.append(Step("Named parameters", r",\\ ".join(rf"{tex(k)} := {tex(e)}" for k, e in defs.items()),
                           "parameter-only products, computed once per layer"))
     steps.append(Step("Velocity", rf"\Gamma(x) = {tex(gamma)}",
-                      "residual form C(E[y|x] − x)" if v.residual else ""))
+                      r"residual form $C(\mathbb E_x[y] - x)$" if v.residual else ""))
     definitions = tuple(defs.items())
     try:
         J = symmetrize(jacobian(gamma, x), v.symmetric)

@@ -166,7 +166,8 @@ def stein(q: QuadraticScore, phi: str) -> tuple[MatrixExpr, list[Step]]:
             "Stein's lemma",
             r"\int \phi(s)\, y \, d\mathcal N(y;\alpha,\Sigma) = \alpha\,\mathbb E[\phi(s)] + \Sigma a(x)\, \mathbb E[\phi'(s)],\quad "
             + moments,
-            r"$\mathbb E[(y-\alpha) g(y)] = \Sigma\,\mathbb E[\nabla g(y)]$ with $g = \phi\circ s$",
+            r"$\mathbb E[(y-\alpha) g(y)] = \Sigma\,\mathbb E[\nabla g(y)]$ with $g = \phi\circ s$,"
+            + (r" $\phi = \exp$" if phi == "exp" else r" $\phi = \sigma$ the logistic function"),
         ),
         Step("Integral", rf"\int \phi(s)\, y\, d\mathcal N = {tex(out)}", ""),
     ]
