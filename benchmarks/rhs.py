@@ -10,7 +10,7 @@ Usage::
 What is timed
 -------------
 * ``generated``: the raw generated function ``closure.compile().moments(alpha (d,1), Sigma,
-  *att._prepared)`` — no input validation, parameter-only products precomputed by ``prepare``.
+  *att.prepared)`` — no input validation, parameter-only products precomputed by ``prepare``.
 * ``hand``: the RHS a competent person writes from MATH.md §2–3, with the same parameter-only
   products (A = βKᵀQ, C_h = W_h V_h, βKᵀK) precomputed outside the timed loop.
 
@@ -286,12 +286,12 @@ def bench_rhs(args: argparse.Namespace) -> list[dict[str, Any]]:
             params = make_params(name, d, rng)
             alpha, S = make_state(d, rng)
             att = gf.attention(name, **params)
-            compiled = att.closure.compile()
+            compiled = att.compiled
             if args.show_source and name not in shown:
                 shown.add(name)
                 print(f"----- generated source: {name} -----\n{compiled.source}")
             gen = compiled.moments
-            ag = (alpha[:, None].copy(), S, *att._prepared)
+            ag = (alpha[:, None].copy(), S, *att.prepared)
             g_a, g_S = gen(*ag)
             for label, maker, counted in HAND[name]:
                 hand = maker(**params)

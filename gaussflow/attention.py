@@ -11,7 +11,7 @@ import numpy as np
 import sympy as sp
 
 from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
-from .codegen import CompiledClosure
+from .codegen import CompiledClosure, compile_closure
 from .symbolic.closure import Closure, derive
 from .symbols import x, y
 from .variants import REGISTRY, Param, Variant
@@ -25,17 +25,24 @@ class Attention:
     Build with :func:`attention`. ``params`` maps the variant's parameter names
     (``Q``, ``K``, ``V``, ``beta`` or per-head ``Q_1``, ...) to arrays (vectors as (d, 1));
     ``prepared`` holds the parameter-only products computed once by the generated ``prepare``
-    (the trailing arguments of every generated function, ``closure.compile().source``).
+    (the trailing arguments of every generated function, ``compiled.source``); ``compiled`` is the
+    generated code, specialized to these parameter shapes when that changes the product order.
     """
 
     closure: Closure
     params: Mapping[str, Any]
     d: int
     prepared: tuple[Any, ...] = field(repr=False, default=())
+    compiled: CompiledClosure | None = field(repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.compiled is None:
+            object.__setattr__(self, "compiled", self.closure.compile())
 
     @property
     def _compiled(self) -> CompiledClosure:
-        return self.closure.compile()
+        assert self.compiled is not None
+        return self.compiled
 
     @property
     def name(self) -> str:
@@ -237,9 +244,9 @@ def attention(
     d = dims.get("d")
     if d is None:  # pragma: no cover - every variant has a d-shaped parameter
         raise ValueError("could not infer the dimension d from the parameters")
-    compiled = closure.compile()
+    compiled = compile_closure(closure, dims)  # product order chosen from these shapes
     prepared = compiled.prepare(**values)
-    return Attention(closure, values, d, prepared)
+    return Attention(closure, values, d, prepared, compiled)
 
 
 def _bilinear(v: Variant, group: bool) -> bool:

@@ -113,10 +113,14 @@ class BatchedClosure:
             raise ValueError("`attn` must be an Attention or a non-empty sequence of Attentions; "
                              f"got {type(attn).__name__}")
         first = members[0]
+        shapes = {k: np.shape(v) for k, v in first.params.items()}
         for i, a in enumerate(members):
             if a.closure.variant != first.closure.variant or a.d != first.d:
                 raise ValueError(f"`attn[{i}]` is {a.name!r} with d = {a.d}; every member must be "
                                  f"{first.name!r} with d = {first.d}")
+            other = {k: np.shape(v) for k, v in a.params.items()}
+            if other != shapes:
+                raise ValueError(f"`attn[{i}]` has parameter shapes {other}; member 0 has {shapes}")
         if not first.preserves_gaussian:
             raise ValueError(f"`attn`: variant {first.name!r} does not close (see its certificate); "
                              "solve_batch integrates exact closures only — use gaussflow.solve for the "
@@ -125,7 +129,7 @@ class BatchedClosure:
         self.name = first.name
         self.d = first.d
         self.B = 1 if self.shared else len(members)
-        cc = first.closure.compile()
+        cc = first.compiled
         self._moments, self._jacobian = cc.moments, cc.jacobian
         if self.shared:
             self.prepared = tuple(first.prepared)

@@ -22,15 +22,15 @@ shared (``(k, d)``) or per member (``(B, k, d)``; scalars as ``(B, 1, 1)``) — 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
 
-from .symbolic.core import Sigma, alpha, x
 from .symbolic.functions import LogisticMoment0, LogisticMoment1
+from .symbols import DIMS, Sigma, alpha, x
 
 if TYPE_CHECKING:  # pragma: no cover
     from .symbolic.closure import Closure
@@ -130,16 +130,93 @@ _RUNTIME: dict[str, Any] = {
     "_logistic_moment": _logistic_moment,
 }
 
+# --------------------------------------------------------------------------- shapes
+
+#: a product is kept factored (not hoisted into one matrix) when its factors hold at most this share
+#: of the product's entries and the product is at least this large (below it, call overhead dominates)
+_LOWRANK_SHARE = 0.5
+_LOWRANK_MIN_WORK = 100_000
+
+
+def _size(n: Any, dims: dict[sp.Symbol, int]) -> int | None:
+    """A symbolic dimension as an int under ``dims`` (None when it is not determined)."""
+    v = sp.sympify(sp.sympify(n).xreplace(dims))
+    return int(v) if v.is_Integer else None
+
+
+def _bottleneck(mats: Sequence[sp.Basic], dims: dict[sp.Symbol, int]) -> list[int]:
+    """Positions i (1 ≤ i < len) where the chain M_0⋯M_{i−1} · M_i⋯ passes through a low inner
+    dimension r: r (R + C) < share · R C for the product's R × C — splitting there saves work."""
+    R, C = _size(mats[0].rows, dims), _size(mats[-1].cols, dims)
+    if R is None or C is None or R * C * min(R, C) < _LOWRANK_MIN_WORK:
+        return []
+    out = []
+    for i in range(1, len(mats)):
+        r = _size(mats[i].rows, dims)
+        if r is not None and r * (R + C) < _LOWRANK_SHARE * R * C:
+            out.append(i)
+    return out
+
+
+def _lowrank_definitions(c: Closure, dims: dict[sp.Symbol, int]) -> dict[sp.Basic, sp.Basic]:
+    """The closure's named parameter products (A_h := β_h K_hᵀQ_h, C_h := W_h V_h) that are low-rank
+    at these dimensions: using them factored is cheaper than the hoisted square product."""
+    out: dict[sp.Basic, sp.Basic] = {}
+    for sym, val in c.definitions:
+        if isinstance(val, sp.MatMul):
+            _, mats = val.as_coeff_matrices()
+            if len(mats) >= 2 and _bottleneck(mats, dims):
+                out[sym] = val
+    return out
+
+
+def _flatten(e: sp.Basic) -> sp.Basic:
+    """Flatten nested products (left by substituting a product for a symbol): one chain per MatMul."""
+    if isinstance(e, sp.MatMul):
+        coeff, mats = e.as_coeff_matrices()
+        flat: list[sp.Basic] = []
+        for m in mats:
+            m = _flatten(m)
+            if isinstance(m, sp.MatMul):
+                c_, ms = m.as_coeff_matrices()
+                coeff *= c_
+                flat.extend(ms)
+            else:
+                flat.append(m)
+        return sp.MatMul(coeff, *flat) if coeff != 1 else sp.MatMul(*flat)
+    if e.is_Atom or isinstance(e, sp.MatrixSymbol) or not e.args:
+        return e
+    return e.func(*[_flatten(a) for a in e.args])
+
+
+def _chain_order(shapes: list[int]) -> list[list[int]]:
+    """Matrix-chain dynamic programme: split[i][j] of the cheapest parenthesization of M_i⋯M_j
+    (M_i of shape shapes[i] × shapes[i+1])."""
+    n = len(shapes) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length - 1
+            cost[i][j] = -1
+            for k_ in range(i, j):
+                c_ = cost[i][k_] + cost[k_ + 1][j] + shapes[i] * shapes[k_ + 1] * shapes[j + 1]
+                if cost[i][j] < 0 or c_ < cost[i][j]:
+                    cost[i][j], split[i][j] = c_, k_
+    return split
+
+
 # --------------------------------------------------------------------------- hoisting
 
 
 class _Hoister:
     """Replace maximal parameter-only subexpressions by fresh symbols ``p0, p1, ...``."""
 
-    def __init__(self) -> None:
+    def __init__(self, dims: dict[sp.Symbol, int] | None = None) -> None:
         self.defs: dict[sp.Basic, sp.Basic] = {}
         self._by_expr: dict[sp.Basic, sp.Basic] = {}
         self._count = itertools.count()
+        self.dims = dims
 
     def _fresh(self, e: sp.Basic) -> sp.Basic:
         if e not in self._by_expr:
@@ -178,15 +255,21 @@ class _Hoister:
             out: list[sp.Basic] = []
             run: list[sp.Basic] = []
 
+            def flush_part(part: list[sp.Basic]) -> None:
+                if len(part) >= 2:
+                    out.append(self._fresh(sp.MatMul(*part).doit()))
+                elif part and not (self._trivial(part[0])):
+                    out.append(self._fresh(part[0]))
+                else:
+                    out.extend(part)
+
             def flush() -> None:
                 # hoist products of ≥ 2 parameters and compound single factors (sums);
-                # scalar coefficients stay outside so βKᵀQ-type products are shared
-                if len(run) >= 2:
-                    out.append(self._fresh(sp.MatMul(*run).doit()))
-                elif run and not (self._trivial(run[0])):
-                    out.append(self._fresh(run[0]))
-                else:
-                    out.extend(run)
+                # scalar coefficients stay outside so βKᵀQ-type products are shared;
+                # with known dimensions a run is not multiplied out through a low inner dimension
+                cuts = _bottleneck(run, self.dims) if (self.dims and len(run) >= 2) else []
+                for a, b in zip([0, *cuts], [*cuts, len(run)], strict=True):
+                    flush_part(run[a:b])
                 run.clear()
 
             for m in mats:
@@ -245,10 +328,12 @@ class _Printer:
         batch: sp.MatrixSymbol | None = None,
         stacks: dict[str, str] | None = None,
         params: frozenset[str] = frozenset(),
+        dims: dict[sp.Symbol, int] | None = None,
     ) -> None:
         self.batch = batch
         self.stacks = stacks if stacks is not None else {}
         self.params = params
+        self.dims = dims
 
     def _stacked(self, terms: list[sp.Basic]) -> str | None:
         """Σ_h F_1^h ⋯ F_m^h with the same shape in every term, differing only in
@@ -392,6 +477,18 @@ class _Printer:
             for m in reversed(mats[:-1]):
                 out = f"({self.atom(m)} @ {out})"
             return out
+        if self.dims and len(mats) >= 3:
+            shapes = [_size(mats[0].rows, self.dims)] + [_size(m.cols, self.dims) for m in mats]
+            if all(n is not None for n in shapes):
+                split = _chain_order([int(n) for n in shapes if n is not None])
+
+                def paren(i: int, j: int) -> str:
+                    if i == j:
+                        return self.atom(mats[i])
+                    k_ = split[i][j]
+                    return f"({paren(i, k_)} @ {paren(k_ + 1, j)})"
+
+                return paren(0, len(mats) - 1)
         return "(" + " @ ".join(self.atom(m) for m in mats) + ")"
 
     def matmul(self, e: sp.MatMul) -> str:
@@ -669,43 +766,63 @@ def _body(outputs: list[sp.Basic], pr: _Printer) -> tuple[list[tuple[str, str]],
     return lines, [pr(o) for o in outs]
 
 
-def compile_closure(c: Closure) -> CompiledClosure:
-    """Generate (once per variant, then cached) the NumPy functions of a closure."""
-    key = c.variant
+def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> CompiledClosure:
+    """Generate (once per variant, then cached) the NumPy functions of a closure.
+
+    Parameters
+    ----------
+    c : Closure
+    dims : mapping of str to int, optional
+        Runtime sizes of the dimension symbols (``d``, ``k``, ``d_v``). When a named parameter
+        product is low-rank at these sizes (e.g. C_h = W_h V_h with d_v ≪ d), the code keeps it
+        factored and orders every product chain by the matrix-chain dynamic programme on these
+        shapes; such code is cached per (variant, sizes). Otherwise the generic code is returned.
+    """
+    num = {DIMS[k_]: int(v) for k_, v in (dims or {}).items() if k_ in DIMS}
+    expand = _lowrank_definitions(c, num) if num else {}
+    if not expand:
+        num = {}
+    key: Any = (c.variant, tuple(sorted((str(k_), v) for k_, v in num.items()))) if expand else c.variant
     if key in _CACHE:
         return _CACHE[key]
-    h = _Hoister()
-    vel = h(_factor_right(_printable(c.velocity)))
+    h = _Hoister(num or None)
+    def sub(e: sp.Basic | None) -> sp.Basic | None:
+        return None if e is None else (_flatten(e.xreplace(expand)) if expand else e)
+
+    velocity = sub(c.velocity)
+    jacobian_e = sub(c.jacobian)
+    mean_rhs = sub(c.mean_rhs)
+    vel = h(_factor_right(_printable(velocity)))
     closed = c.preserves_gaussian
     if closed:
-        jac = h(_printable(c.jacobian))
-        gamma0 = _printable(c.velocity.subs(x, sp.ZeroMatrix(*x.shape)).doit())
+        jac = h(_printable(jacobian_e))
+        gamma0 = _printable(velocity.subs(x, sp.ZeroMatrix(*x.shape)).doit())
         # α̇ = Γ(0) + Jα reuses J when Γ(0) is cheap (no Σ); otherwise α̇ = Γ(α) as derived
         def nterms(e: sp.Basic) -> int:
             e = sp.expand(e)
             return len(e.args) if isinstance(e, sp.MatAdd) else (0 if isinstance(e, sp.ZeroMatrix) else 1)
 
         # Γ(0) + Jα only when it is cheap (no Σ in Γ(0)) and nothing cancels (residual forms do)
-        cancels = nterms(gamma0) + nterms(c.jacobian * alpha) != nterms(c.mean_rhs)
+        cancels = nterms(gamma0) + nterms(jacobian_e * alpha) != nterms(mean_rhs)
         if gamma0.has(Sigma) or cancels:
-            mean = h(_factor_right(_printable(c.mean_rhs)))
+            mean = h(_factor_right(_printable(mean_rhs)))
         else:  # J stays a subtree so it is computed once for α̇ and Σ̇
             mean = sp.MatAdd(h(_factor_right(gamma0)), sp.MatMul(jac, alpha))
     pnames = tuple(p.name for p in c.variant.params)
     pr0 = _Printer()
-    prep_body = [(str(s), pr0(v)) for s, v in c.definitions]
+    prep_body = [(str(s), pr0(v)) for s, v in c.definitions if s not in expand]
     prep_body += [(str(s), pr0(v)) for s, v in h.defs.items()]
     used: set[str] = set()
     exprs = [vel] + ([mean, jac] if closed else [])
     for e in exprs:
         used |= {s.name for s in e.free_symbols if isinstance(s, sp.MatrixSymbol | sp.Symbol)}
     used -= {s.name for s in _STATE} | {"d", "k", "d_v"}
-    defnames = [str(s) for s, _ in c.definitions] + [str(s) for s in h.defs]
+    defnames = [str(s) for s, _ in c.definitions if s not in expand] + [str(s) for s in h.defs]
     prepared = tuple(sorted(used, key=lambda n: (n not in defnames, n)))
     src: list[str] = []
     stacks: dict[str, str] = {}
     if closed:
-        pr = _Printer(stacks=stacks, params=frozenset(prepared))
+        pr = _Printer(stacks=stacks, params=frozenset(prepared), dims=num or None)
         lines, (j_code,) = _body([jac], pr)
         # a Jacobian that simplified to c·I or 0 must still come out as a dense (d, d) array
         full = "_full({}, Sigma)" if (isinstance(jac, sp.Identity | sp.ZeroMatrix) or (
@@ -715,7 +832,7 @@ def compile_closure(c: Closure) -> CompiledClosure:
         lines.append(("J", full.format(j_code)))
         lines.append(("P", "J @ Sigma"))
         src.append(_function("moments", ("alpha", "Sigma", *prepared), lines, f"{m_code}, P + P.mT"))
-    pr = _Printer(batch=x, stacks=stacks, params=frozenset(prepared))
+    pr = _Printer(batch=x, stacks=stacks, params=frozenset(prepared), dims=num or None)
     lines, (v_code,) = _body([vel], pr)
     src.append(_function("velocity", ("x", "alpha", "Sigma", *prepared), lines, v_code))
     prep_body += [(name, code) for code, name in stacks.items()]

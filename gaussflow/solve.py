@@ -75,7 +75,7 @@ class _Kernels:
     """
 
     def __init__(self, attn: Attention) -> None:
-        compiled = attn.closure.compile()
+        compiled = attn.compiled
         prepared = tuple(attn.prepared)
         self.d = attn.d
         self._moments = compiled.moments
