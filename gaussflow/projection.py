@@ -309,7 +309,7 @@ def cubature_rule(d: int, rule: str = "auto", degree: int | None = None) -> tupl
 def _velocity_fn(attn: Attention) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
     """Γ[N(α, Σ)] at the rows of ``X`` (m, d), unchecked (the generated code of the closure,
     the same function :meth:`Attention.velocity` calls after validation)."""
-    vel = attn.closure.compile().velocity
+    vel = attn.compiled.velocity
     prepared = attn.prepared
     dd = attn.d
 
