@@ -6,6 +6,7 @@ Each variant file compiles on its own and can also be ``\\input`` by the master
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -60,15 +61,19 @@ identity.
 \text{softmax:}\quad & \Gamma(x) = C\,\mathbb E_x[y],\qquad
 \mathbb E_x[y] := \frac{\int e^{s(x,y)}\,y\,d\mu(y)}{\int e^{s(x,y)}\,d\mu(y)}; \label{eq:softmax}\\
 \text{Sinkhorn \cite{sander2022sinkformers}:}\quad & \Gamma(x) = C\,\mathbb E_{\pi}[Y\mid X=x],\qquad
-d\pi(x,y)\propto e^{f(x)+g(y)+s(x,y)}\,d\mu(x)\,d\mu(y)\ \text{with both marginals } \mu; \label{eq:sinkhorn}\\
+d\pi(x,y)\propto e^{f(x)+g(y)+s(x,y)}\,d\mu(x)\,d\mu(y); \label{eq:sinkhorn}\\
 \text{sigmoid \cite{ramapuram2025}:}\quad & \Gamma(x) = \int \sigma\big(s(x,y)\big)\,C y\,d\mu(y),\qquad
 \sigma(z) := \frac{1}{1+e^{-z}}; \label{eq:sigmoid}\\
 \text{unnormalized:}\quad & \Gamma(x) = \int e^{s(x,y)}\,C y\,d\mu(y). \label{eq:unnormalized}
 \end{align}
-In \eqref{eq:sinkhorn} $\pi$ is the entropic self-coupling of $\mu$ \cite{cuturi2013} and $f, g$ are its
-potentials, fixed by the two marginal constraints. L2 attention \cite{kim2021} is softmax attention with
-the score $-\frac\beta2\|Qx-Ky\|^2$. For the sigmoid kernel, $\Lambda_j(m,v) := \mathbb E[\sigma^{(j)}(m+\sqrt v\,Z)]$,
-$Z\sim\mathcal N(0,1)$, $j = 0, 1$; these Gaussian expectations of the logistic function have no closed form.
+In \eqref{eq:sinkhorn} $\pi$ is the entropic self-coupling of $\mu$ \cite{cuturi2013}: both marginals of $\pi$
+are $\mu$, and the potentials $f, g$ are fixed by these two constraints.
+L2 attention \cite{kim2021} is softmax attention with
+the score $-\frac\beta2\|Qx-Ky\|^2$. For the sigmoid kernel, for $j = 0, 1$,
+\[
+\Lambda_j(m,v) := \mathbb E\big[\sigma^{(j)}(m+\sqrt v\,Z)\big],\qquad Z\sim\mathcal N(0,1);
+\]
+these Gaussian expectations of the logistic function have no closed form.
 
 \paragraph{Gaussian notation.} For $\alpha\in\mathbb R^d$ and a symmetric positive semi-definite (PSD)
 $\Sigma\in\mathbb R^{d\times d}$, $\mathcal N(\alpha,\Sigma)$ is the law of $\alpha+\Sigma^{1/2}Z$,
@@ -94,7 +99,8 @@ otherwise it is an approximation, whose error \texttt{gaussflow verify} measures
 
 \begin{lemma}[Affine velocities preserve Gaussians]\label{lem:affine}
 Let $t\mapsto(\alpha(t),\Sigma(t))$ be $C^1$ on $[0,T)$ with $\Sigma(t)$ symmetric PSD, and let
-$\mu_t := \mathcal N(\alpha(t),\Sigma(t))$ and $\Gamma_t := \Gamma[\mu_t]$. Suppose that $\Gamma_t$ is affine on the
+$\mu_t := \mathcal N(\alpha(t),\Sigma(t))$ and $\Gamma_t := \Gamma[\mu_t]$. Suppose that (writing $\alpha$ for
+$\alpha(t)$) $\Gamma_t$ is affine on the
 support of $\mu_t$, $\Gamma_t(x) = \Gamma_t(\alpha) + J_t(x-\alpha)$, with $J_t$ continuous in $t$, and that
 \begin{equation}\label{eq:lemma-ode}
 \dot\alpha = \Gamma_t(\alpha),\qquad \dot\Sigma = J_t\Sigma + \Sigma J_t^\top .
@@ -171,7 +177,8 @@ $s(y) = c + a^\top y$,
 \end{lemma}
 
 \begin{proof}
-For $Z\sim\mathcal N(0,I)$ and $h$ as above, $\mathbb E[Z\,h(Z)] = \mathbb E[\nabla h(Z)]$ by integration by
+For $Z\sim\mathcal N(0,I)$ and $h$ continuously differentiable with $\mathbb E|\nabla h(Z)|<\infty$,
+$\mathbb E[Z\,h(Z)] = \mathbb E[\nabla h(Z)]$ by integration by
 parts in each coordinate against the standard normal density \cite[Lemma~1]{stein1981}. Apply it to
 $h(z) := g(\alpha+\Sigma^{1/2}z)$, whose gradient is $\Sigma^{1/2}\nabla g(\alpha+\Sigma^{1/2}z)$:
 $\mathbb E[(Y-\alpha)g(Y)] = \Sigma^{1/2}\mathbb E[Zh(Z)] = \Sigma^{1/2}\Sigma^{1/2}\mathbb E[\nabla g(Y)]$.
@@ -244,7 +251,8 @@ _UNICODE = {
     "‖": r"\|", "τ": r"\tau", "ρ": r"\rho", "Δ": r"\Delta", "δ": r"\delta", "ε": r"\varepsilon",
     "₀": r"_0", "₁": r"_1", "ₕ": r"_h", "≈": r"\approx", "⪯": r"\preceq", "≺": r"\prec",
 }
-_PLAIN = {"~": r"\ensuremath{\sim}", "−": "-", "–": "--", "—": "---", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}"}
+_PLAIN = {"~": r"\ensuremath{\sim}", "−": r"\ensuremath{-}",
+          "–": "--", "—": "---", "’": "'", "“": "``", "”": "''", "…": r"\ldots{}"}
 
 
 def _is_subscript(s: str, i: int) -> bool:
@@ -382,6 +390,8 @@ def _step_text(label: str, note: str, projection: bool = True) -> str:
             body = ref[0].upper() + ref[1:]
     if body and not body.endswith("."):
         body += "."
+    if re.match(r"[a-z][a-z-]+\b", body):  # a sentence, not a symbol such as "s is affine"
+        body = body[0].upper() + body[1:]
     return body
 
 
@@ -496,8 +506,6 @@ def master_latex(names: Iterable[str]) -> str:
 
 def overfull_boxes(log: str) -> list[tuple[float, str]]:
     """``(points too wide, log line)`` of every overfull hbox reported in a pdflatex log."""
-    import re
-
     return [(float(m.group(1)), m.group(0))
             for m in re.finditer(r"Overfull \\hbox \(([0-9.]+)pt too wide\)[^\n]*", log)]
 
