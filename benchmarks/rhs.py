@@ -127,7 +127,7 @@ def hand_multihead_loop(Q, K, V, W, beta):
 
 
 def hand_multihead_lowrank(Q, K, V, W, beta):
-    """info: C_h Σ A_h = W_h (V_h Σ K_hᵀ)(β_h Q_h) — uses rank(C_h) ≤ d_v (H·d_v ≈ d)."""
+    """C_h Σ A_h = W_h (V_h Σ K_hᵀ)(β_h Q_h), using rank(C_h) ≤ d_v (H·d_v ≈ d)."""
     H, dv, d = V.shape
     Vcat = V.reshape(H * dv, d)
     Kt = np.ascontiguousarray(K.transpose(0, 2, 1))      # (H, d, k)
@@ -219,7 +219,7 @@ HAND: dict[str, list[tuple[str, Callable[..., Callable], bool]]] = {
     "multihead": [
         ("multihead", hand_multihead, True),
         ("multihead/loop", hand_multihead_loop, False),
-        ("multihead/lowrank", hand_multihead_lowrank, False),
+        ("multihead/lowrank", hand_multihead_lowrank, True),
     ],
     "l2": [("l2", hand_l2, True)],
     "sinkhorn": [("sinkhorn", hand_sinkhorn, True)],

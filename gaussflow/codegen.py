@@ -74,6 +74,11 @@ def _colsum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...ij,...ij->...j", a, b)[..., None, :]
 
 
+def _flat_heads(R: np.ndarray) -> np.ndarray:
+    """Stacked head blocks (..., H, r, n) → (..., H·r, n), so Σ_h L_h R_h = [L_1 ⋯ L_H] · R."""
+    return R.reshape(*R.shape[:-3], R.shape[-3] * R.shape[-2], R.shape[-1])
+
+
 def _trace(M: np.ndarray) -> np.ndarray:
     """Trace over the last two axes, kept as a (..., 1, 1) array so it broadcasts like a scalar."""
     return np.trace(M, axis1=-2, axis2=-1)[..., None, None]
@@ -127,6 +132,7 @@ _RUNTIME: dict[str, Any] = {
     "_add_eye_": _add_eye_,
     "_colsum": _colsum,
     "_trace": _trace,
+    "_flat_heads": _flat_heads,
     "_logistic_moment": _logistic_moment,
 }
 
@@ -335,11 +341,79 @@ class _Printer:
         self.params = params
         self.dims = dims
 
+    def _param_factor(self, f: sp.Basic) -> str | None:
+        """Code of a per-head parameter factor (a parameter symbol or its transpose), else None."""
+        if isinstance(f, sp.MatrixSymbol) and f.name in self.params:
+            return f.name
+        if (self.dims and isinstance(f, sp.Transpose) and isinstance(f.arg, sp.MatrixSymbol)
+                and f.arg.name in self.params):
+            return f"{f.arg.name}.mT"
+        return None
+
+    def _stacked_lowrank(self, terms: list[sp.Basic]) -> str | None:
+        """With known shapes: Σ_h c_h L_h F_2^h ⋯ F_m^h, factors per-head parameters (or transposes)
+        or one shared state factor, L_h of shape n × r with r < n → one concatenated product
+        [L_1 ⋯ L_H] · stack_h(c_h F_2^h ⋯ F_m^h), the chain ordered by the matrix-chain programme."""
+        split = [t.as_coeff_matrices() for t in terms]
+        if len({len(m) for _, m in split}) != 1 or len(split[0][1]) < 2:
+            return None
+        coeffs = [c for c, _ in split]
+        if len(set(coeffs)) == 1:
+            coeff_code = None if coeffs[0] == 1 else self.atom(coeffs[0])
+        elif all(isinstance(c, sp.Symbol) and c.name in self.params for c in coeffs):
+            code = "np.stack((" + ", ".join(f"np.multiply({c.name}, np.ones((1, 1)))" for c in coeffs) + "), axis=-3)"
+            coeff_code = self.stacks.setdefault(code, f"stack{len(self.stacks)}")
+        else:
+            return None
+        cols = list(zip(*(m for _, m in split), strict=True))
+        parts: list[str] = []
+        for pos in cols:
+            if all(f == pos[0] for f in pos):
+                if not pos[0].has(*_STATE):
+                    return None
+                parts.append(f"{self.atom(pos[0])}[..., None, :, :]")
+                continue
+            codes = [self._param_factor(f) for f in pos]
+            if any(c is None for c in codes) or len({f.shape for f in pos}) != 1:
+                return None
+            code = "np.stack((" + ", ".join(str(c) for c in codes) + "), axis=-3)"
+            parts.append(self.stacks.setdefault(code, f"stack{len(self.stacks)}"))
+        lead = cols[0]
+        n, r = _size(lead[0].rows, self.dims or {}), _size(lead[0].cols, self.dims or {})
+        shapes = [_size(m.rows, self.dims or {}) for m in split[0][1]] + [_size(split[0][1][-1].cols, self.dims or {})]
+        if n is None or r is None or r >= n or any(v is None for v in shapes) or parts[0].endswith("]"):
+            return None
+        rest_shapes = [int(v) for v in shapes[1:] if v is not None]
+        order = _chain_order(rest_shapes) if len(rest_shapes) > 2 else None
+
+        def paren(i: int, j: int) -> str:
+            if i == j:
+                return parts[1 + i]
+            assert order is not None
+            k_ = order[i][j]
+            return f"({paren(i, k_)} @ {paren(k_ + 1, j)})"
+
+        if coeff_code is not None and parts[-1].startswith("stack"):  # fold c_h into the last factor
+            code = f"({coeff_code} * {parts[-1]})"
+            parts[-1] = self.stacks.setdefault(code, f"stack{len(self.stacks)}")
+            coeff_code = None
+        rest = paren(0, len(parts) - 2)
+        if coeff_code is not None:
+            rest = f"({coeff_code} * {rest})"
+        cat = "np.concatenate((" + ", ".join(str(self._param_factor(f)) for f in lead) + "), axis=-1)"
+        cat_name = self.stacks.setdefault(cat, f"stack{len(self.stacks)}")
+        return f"({cat_name} @ _flat_heads({rest}))"
+
     def _stacked(self, terms: list[sp.Basic]) -> str | None:
         """Σ_h F_1^h ⋯ F_m^h with the same shape in every term, differing only in
-        parameter symbols → one batched ``(S_1 @ ⋯ @ S_m).sum(0)``."""
+        parameter symbols → one batched ``(S_1 @ ⋯ @ S_m).sum(-3)`` (with known low-rank shapes,
+        the concatenated product of :meth:`_stacked_lowrank`)."""
         if len(terms) < 2 or not all(isinstance(t, sp.MatMul) for t in terms):
             return None
+        if self.dims:
+            low = self._stacked_lowrank(terms)
+            if low is not None:
+                return low
         split = [t.as_coeff_matrices() for t in terms]
         if any(c != 1 for c, _ in split) or len({len(m) for _, m in split}) != 1:
             return None
@@ -428,10 +502,13 @@ class _Printer:
         groups: dict[tuple[Any, ...], list[sp.Basic]] = {}
         others: list[sp.Basic] = []
         for a in e.args:
-            if isinstance(a, sp.MatMul) and a.as_coeff_matrices()[0] == 1:
+            coeff = a.as_coeff_matrices()[0] if isinstance(a, sp.MatMul) else None
+            per_head_coeff = bool(self.dims) and isinstance(coeff, sp.Symbol) and coeff.name in self.params
+            if coeff is not None and (coeff == 1 or per_head_coeff):
                 mats = a.as_coeff_matrices()[1]
-                sig = tuple(m if m.has(*_STATE) or not isinstance(m, sp.MatrixSymbol) else m.shape for m in mats)
-                groups.setdefault(sig, []).append(a)
+                sig = tuple(m.shape if (not m.has(*_STATE) and self._param_factor(m) is not None)
+                            or (not m.has(*_STATE) and isinstance(m, sp.MatrixSymbol)) else m for m in mats)
+                groups.setdefault((per_head_coeff, *sig), []).append(a)
             else:
                 others.append(a)
         for g in groups.values():
