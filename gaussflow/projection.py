@@ -666,8 +666,9 @@ def _derive_unnormalized_uncached(closure: Closure) -> UnnormalizedProjection:
             "Gaussian projection (approximation)",
             r"\dot\alpha = \mathbb E[\Gamma(X)],\quad \dot\Sigma = \mathbb E[(X-\alpha)\Gamma(X)^\top]"
             r" + \mathbb E[\Gamma(X)(X-\alpha)^\top],\quad X\sim\mathcal N(\alpha,\Sigma)",
-            f"{closure.name} does not preserve Gaussians: these are the moment equations of the Gaussian "
-            "with the same first two moments as the exact flow — an approximation, not the exact law",
+            f"{closure.name} does not preserve Gaussians: these are the exact instantaneous rates of the first "
+            "two moments at a Gaussian law; integrating them with Γ always taken on the current Gaussian is an "
+            "approximation, not the exact law",
         ),
         Step("Velocity", rf"\Gamma(x) = {tex(closure.velocity)}", "from the derived closure"),
         Step(
