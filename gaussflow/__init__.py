@@ -21,6 +21,7 @@ from .phase import PhaseDiagram, phase_diagram
 from .propagate import propagate
 from .solve import solve
 from .spectrum import Regime, Spectrum, classify, spectrum
+from .status import Status
 from .sweep import sweep
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .trajectory import Trajectory, TrajectoryError
@@ -44,6 +45,7 @@ __all__ = [
     "PhaseDiagram",
     "Regime",
     "Spectrum",
+    "Status",
     "Step",
     "Trajectory",
     "TrajectoryError",

@@ -51,6 +51,7 @@ import numpy as np
 
 from ._checks import as_array, check_real
 from .attention import Attention
+from .status import STATUSES
 
 #: hard cap on tr Σ (as in gaussflow.solve)
 CAP = 1e100
@@ -58,8 +59,6 @@ CAP = 1e100
 #: collapse floor ε_Σ relative to ‖Σ₀‖_F (gaussflow.solve.COLLAPSE_RTOL, applied to scale² = ‖Σ₀‖_F)
 COLLAPSE_RTOL = 1e-8
 
-#: the outcomes of a member (same as gaussflow.trajectory.STATUSES)
-STATUSES: tuple[str, ...] = ("ok", "blowup", "converged", "failed")
 
 _TINY = 1e-300
 

@@ -58,12 +58,13 @@ from ._checks import as_array, check_positive, frozen_array
 from ._io import jsonable, load_npz, package_versions, save_npz
 from .attention import Attention
 from .gaussian import Gaussian
+from .status import Status
 from .symbolic.core import DIMS
 from .symbolic.core import x as _x
 from .symbolic.core import y as _y
 
-#: outcomes of a particle run (same vocabulary as the moment ``Trajectory``)
-STATUSES: tuple[str, ...] = ("ok", "blowup", "failed")
+#: outcomes of a particle run (a subset of the one vocabulary, :class:`gaussflow.status.Status`)
+STATUSES: tuple[str, ...] = (Status.OK.value, Status.BLOWUP.value, Status.FAILED.value)
 
 #: identifies the on-disk layout written by :meth:`ParticleTrajectory.save`
 FORMAT = "gaussflow.ParticleTrajectory/1"
@@ -709,6 +710,7 @@ class ParticleTrajectory:
             object.__setattr__(self, "X", X)
         if self.status not in STATUSES:
             raise ValueError(f"`status` must be one of {STATUSES}; got {self.status!r}")
+        object.__setattr__(self, "status", Status(self.status))
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "cov", cov)

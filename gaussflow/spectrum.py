@@ -27,6 +27,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ._checks import as_array
+from .status import STATUSES
 
 __all__ = ["KINDS", "Regime", "Spectrum", "classify", "spectrum"]
 
@@ -46,7 +47,7 @@ KINDS: tuple[str, ...] = (
     "exponential_growth", "blowup_rank_one", "blowup", "collapse_to_zero", "collapse_to_subspace",
     "stationary", "bounded",
 )
-_STATUSES = ("ok", "blowup", "converged", "failed")
+_STATUSES = STATUSES
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -22,12 +22,10 @@ import numpy as np
 from ._checks import frozen_array
 from ._io import jsonable, load_npz, package_versions, save_npz
 from .gaussian import Gaussian
+from .status import STATUSES, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .spectrum import Regime, Spectrum
-
-#: the possible outcomes of a run
-STATUSES: tuple[str, ...] = ("ok", "blowup", "converged", "failed")
 
 #: identifies the on-disk layout written by :meth:`Trajectory.save`
 FORMAT = "gaussflow.Trajectory/1"
@@ -110,6 +108,7 @@ class Trajectory:
             raise ValueError(f"`cov` must have shape ({n}, {d}, {d}); got shape {cov.shape}")
         if self.status not in STATUSES:
             raise ValueError(f"`status` must be one of {STATUSES}; got {self.status!r}")
+        object.__setattr__(self, "status", Status(self.status))
         tb = self.t_blowup
         if tb is not None:
             tb = float(tb)
