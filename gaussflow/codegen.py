@@ -24,16 +24,18 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import sympy as sp
 
+from .cubature import cubature_moments
 from .symbolic.functions import LogisticMoment0, LogisticMoment1
 from .symbols import DIMS, Sigma, alpha, x
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .symbolic.closure import Closure
+#: what codegen reads of a closure (duck-typed so that codegen does not import the closure layer):
+#: ``variant``, ``velocity``, ``jacobian``, ``mean_rhs``, ``preserves_gaussian``, ``definitions``, ``name``
+Closure = Any
 
 _STATE = (x, alpha, Sigma)
 
@@ -926,8 +928,6 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
     exec(compile(source, f"<gaussflow codegen: {c.name}>", "exec"), ns)
     moments = ns.get("moments")
     if moments is None:  # Γ not affine: the Gaussian-projection closure by cubature (an approximation)
-        from .projection import cubature_moments
-
         moments = cubature_moments(ns["velocity"])
     out = CompiledClosure(
         source=source,

@@ -47,8 +47,8 @@ from scipy.integrate import solve_ivp
 from ._checks import check_positive
 from ._linalg import sqrtm_psd
 from .attention import Attention
+from .cubature import cubature_rule, default_rule
 from .gaussian import Gaussian
-from .projection import _default, cubature_rule
 
 __all__ = [
     "MaskedClosure",
@@ -277,7 +277,7 @@ def masked_closure(attn: Attention, P: int, *, rule: str = "tensor", degree: int
     if w.shape != (P, P) or not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w.sum(axis=1) <= 0):
         raise ValueError(f"`weights` must be a nonnegative ({P}, {P}) array with positive row sums; "
                          f"got shape {w.shape}")
-    name, default = _default(attn.d, rule)
+    name, default = default_rule(attn.d, rule)
     Z, W, achieved = cubature_rule(attn.d, rule, default if degree is None else degree)
     return MaskedClosure(A, V, w, Z, W, name, achieved)
 
