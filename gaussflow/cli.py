@@ -61,6 +61,7 @@ def _check_writable(paths: Sequence[Path], force: bool) -> None:
 
 def _cmd_derive(args: argparse.Namespace) -> int:
     from .latex import compile_pdf, pdflatex, write_derivations
+    from .masked import masked_latex
 
     if args.all == bool(args.name):
         raise ValueError("give one variant NAME or --all")
@@ -90,7 +91,8 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     if args.all:
         targets.append(out / "gaussflow.tex")
     _check_writable(targets, args.force)
-    written = write_derivations(closures, out, master=args.all)
+    sections = {"masked": masked_latex()} if args.all else None
+    written = write_derivations(closures, out, master=args.all, sections=sections)
     for p in written:
         print(f"wrote {p}")
     if args.pdf:

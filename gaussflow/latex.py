@@ -10,12 +10,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .symbolic.closure import Closure
+#: a derived closure (duck-typed: ``steps``, ``variant``, ``preserves_gaussian``, ``latex()``), so that this
+#: renderer stays below the closure layer it renders
+Closure = Any
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[margin=2cm]{geometry}
@@ -370,7 +371,7 @@ def _wrap(eq: str) -> str:
     return r"\\ ".join(p.strip() for p in parts if p.strip())
 
 
-def _display(eq: str, label: str) -> list[str]:
+def display(eq: str, label: str) -> list[str]:
     """A numbered display: one equation number per derivation step."""
     return [rf"\begin{{equation}}\label{{{label}}}", r"\begin{gathered}", _wrap(eq), r"\end{gathered}",
             r"\end{equation}", ""]
@@ -416,12 +417,12 @@ def _intro(c: Closure, stem: str, n_last: int) -> str:
 def _projection_steps(c: Closure) -> list[tuple[str, str, str]]:
     """(label, LaTeX, note) of the Gaussian-projection closure integrated for a non-closing variant."""
     if c.variant.normalization == "none":
-        from .projection import derive_unnormalized_projection
+        from .symbolic.projection import derive_unnormalized_projection
 
         return [(s.label, s.latex, s.note) for s in derive_unnormalized_projection(c).steps]
-    from .projection import projection_steps
+    from .symbolic.projection import projection_steps
 
-    return [(label, eq, "") for label, eq in projection_steps(c.variant.name)]
+    return [(label, eq, "") for label, eq in projection_steps(c)]
 
 
 def closure_latex(c: Closure, standalone: bool = False) -> str:
@@ -439,7 +440,7 @@ def closure_latex(c: Closure, standalone: bool = False) -> str:
     for i, st in enumerate(c.steps, 1):
         note = st.note or ("the value map applied to the previous result" if st.label == "Velocity" else "")
         lines.append(rf"\paragraph{{Step {i}: {text(st.label)}.}} {_step_text(st.label, note, False)}")
-        lines += _display(st.latex, f"eq:{stem}:{i}")
+        lines += display(st.latex, f"eq:{stem}:{i}")
     if not c.preserves_gaussian:
         lines.append(r"\subsection*{What gaussflow integrates instead: the Gaussian-projection closure}")
         lines.append(r"This is an approximation: the law leaves the Gaussian family (Lemma~\ref{lem:nonclosure}),"
@@ -448,37 +449,16 @@ def closure_latex(c: Closure, standalone: bool = False) -> str:
         lines.append("")
         for j, (label, eq, note) in enumerate(_projection_steps(c), len(c.steps) + 1):
             lines.append(rf"\paragraph{{Step {j}: {text(label)}.}} {_step_text(label, note)}")
-            lines += _display(eq, f"eq:{stem}:{j}")
+            lines += display(eq, f"eq:{stem}:{j}")
     body = "\n".join(lines)
-    return _standalone(body) if standalone else body
+    return standalone_document(body) if standalone else body
 
 
-def _standalone(body: str) -> str:
+def standalone_document(body: str) -> str:
     """Wrap a section so it compiles alone (with the notation, lemmas and references) and can
     also be ``\\input`` by the master document (which has them once)."""
     return ("\\ifdefined\\gaussflowmaster\\else\n" + PREAMBLE + "\\begin{document}\n" + PRELIMINARIES + "\\fi\n"
             + body + "\n\\ifdefined\\gaussflowmaster\\else\n" + BIBLIOGRAPHY + "\\end{document}\n\\fi\n")
-
-
-def masked_latex() -> str:
-    """Standalone section: the symbolic proof that masked attention with position-independent
-    token laws reduces to the unmasked closure (steps from :mod:`gaussflow.masked`)."""
-    from .masked import masked_reduction_proof, masked_reduction_proved
-
-    lines = [r"\section{Masked (causal) attention}\label{sec:masked}",
-             r"Tokens carry a position $\tau\in[0,1]$ with density $\rho$; the joint law of (token, position) is"
-             r" $\mu(dy,d\tau')$, and for position-independent laws $\mu(dy,d\tau') = p(y)\,dy\,\rho(\tau')\,d\tau'$."
-             r" A token at position $\tau$ attends only to positions $\tau'\le\tau$; $\Gamma_\tau$ is its softmax"
-             r" velocity \eqref{eq:softmax} restricted to those positions and $\Gamma$ the unmasked one. "
-             + ("Every step below is checked by SymPy." if masked_reduction_proved()
-                else r"\textbf{The SymPy check of this proof FAILED.}"), ""]
-    for i, (label, eq) in enumerate(masked_reduction_proof(), 1):
-        lines.append(rf"\paragraph{{Step {i}: {text(label)}.}}")
-        lines += _display(eq, f"eq:masked:{i}")
-    lines.append(r"Position-dependent laws do not reduce: \texttt{gaussflow.masked.solve\_masked} integrates a"
-                 r" per-position Gaussian-projection closure \eqref{eq:projection} (one Gaussian per group of"
-                 r" positions) instead.")
-    return _standalone("\n".join(lines))
 
 
 def master_latex(names: Iterable[str]) -> str:
@@ -546,8 +526,11 @@ def compile_pdf(tex: Path, outdir: Path | None = None, keep_log: bool = False) -
     return target
 
 
-def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = True) -> list[Path]:
-    """Write one ``NAME.tex`` per closure (and ``gaussflow.tex``); returns the paths."""
+def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = True,
+                      sections: Mapping[str, str] | None = None) -> list[Path]:
+    """Write one ``NAME.tex`` per closure, the extra standalone ``sections`` (stem → LaTeX, e.g.
+    ``{"masked": gaussflow.masked.masked_latex()}``) and, with ``master``, ``gaussflow.tex`` that
+    inputs them all; returns the paths."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -558,11 +541,12 @@ def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = 
         p.write_text(c.latex(standalone=True), encoding="utf-8")
         written.append(p)
         names.append(stem)
-    if master:
-        p = outdir / "masked.tex"
-        p.write_text(masked_latex(), encoding="utf-8")
+    for stem, body in (sections or {}).items():
+        p = outdir / f"{stem}.tex"
+        p.write_text(body, encoding="utf-8")
         written.append(p)
-        names.append("masked")
+        names.append(stem)
+    if master:
         p = outdir / "gaussflow.tex"
         p.write_text(master_latex(names), encoding="utf-8")
         written.append(p)

@@ -1,13 +1,13 @@
 r"""Masked (causal) attention: reduction for position-independent laws, per-position closure otherwise.
 
-Tokens carry a position τ ∈ [0, 1]; a token at τ attends only to tokens at τ' ≤ τ (MATH §2). With the
+Tokens carry a position τ ∈ [0, 1]; a token at τ attends only to tokens at τ' ≤ τ (docs/math.md §2). With the
 joint law μ(dy, dτ') of tokens and positions, the masked softmax velocity at position τ is
 
     Γ_τ(x) = ∫_{τ'≤τ} ∫ e^{s(x,y)} V y μ(dy, dτ') / ∫_{τ'≤τ} ∫ e^{s(x,y)} μ(dy, dτ'),   s(x, y) = yᵀA x.
 
 * **Position-independent law** μ = μ_y ⊗ Unif[0, 1]: by Fubini both integrals factor into a y-integral
   times ∫_0^τ dτ' = τ > 0, which cancels, so Γ_τ = Γ (unmasked) for every τ ∈ (0, 1]
-  (:func:`masked_reduction_proof`, proved with SymPy; MATH §3 row "masked, i.i.d. tokens").
+  (:func:`masked_reduction_proof`, proved with SymPy; docs/math.md §3 row "masked, i.i.d. tokens").
 * **Position-dependent law**: positions are split into P groups, group p = {τ ∈ ((p−1)/P, p/P]} with
   law N(α_p, Σ_p) and mass 1/P. By the exponential tilting e^{yᵀu} N(y; α, Σ) ∝ N(y; α + Σu, Σ),
 
@@ -15,7 +15,7 @@ joint law μ(dy, dτ') of tokens and positions, the masked softmax velocity at p
       Z_q(x) = exp(uᵀα_q + ½ uᵀΣ_q u),   m_q(x) = α_q + Σ_q u,   u = A x,
 
   a ratio of Gaussian mixtures (not affine in x), so the law leaves the Gaussian family and the closure
-  is the Gaussian projection (MATH §3), evaluated by tensor Gauss–Hermite cubature
+  is the Gaussian projection (docs/math.md §3), evaluated by tensor Gauss–Hermite cubature
   (:func:`gaussflow.projection.cubature_rule`):
 
       α̇_p = E[Γ_p(X)],   Σ̇_p = E[(X − α_p) Γ_p(X)ᵀ] + transpose,   X ~ N(α_p, Σ_p).
@@ -49,12 +49,14 @@ from ._linalg import sqrtm_psd
 from .attention import Attention
 from .cubature import cubature_rule, default_rule
 from .gaussian import Gaussian
+from .latex import display, standalone_document, text
 
 __all__ = [
     "MaskedClosure",
     "MaskedTrajectory",
     "group_weights",
     "masked_closure",
+    "masked_latex",
     "masked_reduction_proof",
     "masked_reduction_proved",
     "solve_masked",
@@ -377,3 +379,22 @@ def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval:
     dev = a - mean[:, :, None, :]
     cov = S.mean(axis=2) + np.einsum("tprd,tpre->tpde", dev, dev) / R
     return MaskedTrajectory(sol.t, mean, cov, "ok" if sol.success else "failed", str(sol.message), int(sol.nfev), R)
+
+
+def masked_latex() -> str:
+    """Standalone section: the symbolic proof that masked attention with position-independent
+    token laws reduces to the unmasked closure (steps from :mod:`gaussflow.masked`)."""
+    lines = [r"\section{Masked (causal) attention}\label{sec:masked}",
+             r"Tokens carry a position $\tau\in[0,1]$ with density $\rho$; the joint law of (token, position) is"
+             r" $\mu(dy,d\tau')$, and for position-independent laws $\mu(dy,d\tau') = p(y)\,dy\,\rho(\tau')\,d\tau'$."
+             r" A token at position $\tau$ attends only to positions $\tau'\le\tau$; $\Gamma_\tau$ is its softmax"
+             r" velocity \eqref{eq:softmax} restricted to those positions and $\Gamma$ the unmasked one. "
+             + ("Every step below is checked by SymPy." if masked_reduction_proved()
+                else r"\textbf{The SymPy check of this proof FAILED.}"), ""]
+    for i, (label, eq) in enumerate(masked_reduction_proof(), 1):
+        lines.append(rf"\paragraph{{Step {i}: {text(label)}.}}")
+        lines += display(eq, f"eq:masked:{i}")
+    lines.append(r"Position-dependent laws do not reduce: \texttt{gaussflow.masked.solve\_masked} integrates a"
+                 r" per-position Gaussian-projection closure \eqref{eq:projection} (one Gaussian per group of"
+                 r" positions) instead.")
+    return standalone_document("\n".join(lines))

@@ -5,7 +5,7 @@ Truths used (independent of the module under test):
 * the closed moment equations ``Attention.moment_rhs`` for closing variants (affine Γ);
 * mpmath quadrature (d = 1) and Monte Carlo / explicit 1-D Gauss–Hermite for sigmoid;
 * SymPy ``integrate`` (d = 1) and a Gauss–Hermite sum written here (d = 2) for the
-  exp-quadratic rule; scalar formulas of Γ typed from MATH §3 for ``unnormalized``.
+  exp-quadratic rule; scalar formulas of Γ typed from docs/math.md §3 for ``unnormalized``.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from gaussflow.projection import (
     ProjectionDivergence,
     ProjectionInfo,
     cubature_rule,
-    derive_exp_quadratic_rule,
     divergence_margin,
     projection_closure,
     projection_rhs,
-    projection_steps,
     unnormalized_projection_rhs,
 )
+from gaussflow.symbolic.projection import derive_exp_quadratic_rule, projection_steps
 
 RNG_SEED = 20240611
 
@@ -274,7 +273,7 @@ def _sqrtm(S: np.ndarray) -> np.ndarray:
 
 
 def _unnorm_1d_mpmath(a: float, v: float, al: float, s2: float) -> tuple[float, float]:
-    """Γ(x) = v e^{aαx + ½a²σ²x²}(α + σ²a x) (MATH §3, d = 1) integrated against N(α, σ²)."""
+    """Γ(x) = v e^{aαx + ½a²σ²x²}(α + σ²a x) (docs/math.md §3, d = 1) integrated against N(α, σ²)."""
     def gam(x: mpmath.mpf) -> mpmath.mpf:
         return v * mpmath.exp(a * al * x + a * a * s2 * x * x / 2) * (al + s2 * a * x)
 
@@ -368,14 +367,14 @@ def test_projection_closure_selects_rule_and_reports() -> None:
 
 def test_projection_steps() -> None:
     for name in ("unnormalized", "sigmoid", "softmax"):
-        steps = projection_steps(name)
+        steps = projection_steps(gf.derive(name))
         assert steps and all(isinstance(lab, str) and isinstance(tex, str) and tex for lab, tex in steps)
-    unn = projection_steps("unnormalized")
+    unn = projection_steps(gf.derive("unnormalized"))
     assert "approximation" in unn[0][0].lower()
     labels = [lab for lab, _ in unn]
     assert {"Completing the square", "Projected mean", "Projected covariance", "Finiteness"} <= set(labels)
-    assert "approximation" in projection_steps("sigmoid")[0][0].lower()
-    assert "exact" in projection_steps("softmax")[0][0].lower()
+    assert "approximation" in projection_steps(gf.derive("sigmoid"))[0][0].lower()
+    assert "exact" in projection_steps(gf.derive("softmax"))[0][0].lower()
 
 
 def test_inputs() -> None:
