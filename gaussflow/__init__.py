@@ -5,6 +5,7 @@
 True
 """
 
+from . import closures
 from .attention import Attention, attention
 from .batch import BatchResult, solve_batch
 from .gaussian import Gaussian
@@ -55,6 +56,7 @@ __all__ = [
     "attention",
     "bures_wasserstein",
     "classify",
+    "closures",
     "derive",
     "mardia",
     "masked_closure",

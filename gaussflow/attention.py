@@ -11,6 +11,7 @@ import numpy as np
 import sympy as sp
 
 from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
+from .closures import ClosureKind, kind_of
 from .codegen import CompiledClosure, compile_closure
 from .symbolic.closure import Closure, derive
 from .symbols import x, y
@@ -77,13 +78,16 @@ class Attention:
 
     def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`moment_rhs` without validation (for integrators that own their state)."""
-        if not self.preserves_gaussian:  # Gaussian projection (approximation): closed form where derived
-            from .projection import projection_closure
+        rhs = self.__dict__.get("_rhs")
+        if rhs is None:  # frozen dataclass: memoize the closure kind's right-hand side on the instance
+            rhs = self.kind.rhs(self)
+            object.__setattr__(self, "_rhs", rhs)
+        return rhs(alpha, Sigma)
 
-            return projection_closure(self)(alpha, Sigma)
-        fn = self._compiled.moments
-        m, S = fn(alpha[:, None], Sigma, *self.prepared)
-        return np.asarray(m, dtype=float).reshape(self.d), S
+    @property
+    def kind(self) -> ClosureKind:
+        """The closure kind that evolves this layer's moments (:mod:`gaussflow.closures`)."""
+        return kind_of(self.closure)
 
     def jacobian(self, alpha: Any, Sigma: Any) -> np.ndarray:
         """J = ∂Γ/∂x on N(α, Σ), shape (d, d) (constant in x for closing variants)."""

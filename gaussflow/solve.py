@@ -1,6 +1,6 @@
 """Integrate the closed Gaussian moment ODEs → :class:`~gaussflow.trajectory.Trajectory`.
 
-For an attention variant that preserves Gaussians, N(α, Σ) stays Gaussian with (MATH.md §3)
+For an attention variant that preserves Gaussians, N(α, Σ) stays Gaussian with (docs/math.md §3)
 
     α̇ = Γ(α),    Σ̇ = JΣ + ΣJᵀ,    J = ∂Γ/∂x (a function of α, Σ and the weights).
 
@@ -19,7 +19,7 @@ Outcomes are data (``Trajectory.status``):
   q̇ = −tr Σ̇ / (tr Σ)² from the right-hand side, T_N = t + tr Σ / tr Σ̇, has error ≈ −(b/a)(T* − t)²;
   two such estimates (at the threshold and at its square root) are combined by Richardson
   extrapolation to cancel that term. A crossing *without* that signature (exponential growth, e.g.
-  L2 / Sinkhorn, MATH §4) is not a blow-up: the run continues with a raised threshold until tr Σ or
+  L2 / Sinkhorn, docs/math.md §4) is not a blow-up: the run continues with a raised threshold until tr Σ or
   ‖α‖ reaches 1e100, where it stops before floating-point overflow.
 * ``"converged"`` — a terminal event fires when ‖Σ̇‖_F ≤ tol·max(‖Σ‖_F, ε_Σ) (or ‖Σ‖_F ≤ ε_Σ:
   collapse to zero) and ‖α̇‖ ≤ tol·max(‖α‖, ε_α), ε = 1e-8 × the initial scale.
@@ -78,23 +78,14 @@ class _Kernels:
         compiled = attn.compiled
         prepared = tuple(attn.prepared)
         self.d = attn.d
-        self._moments = compiled.moments
-        self._projection = None
-        if not attn.preserves_gaussian:  # Gaussian-projection closure (approximation; closed form where derived)
-            from .projection import projection_closure
-
-            self._projection = projection_closure(attn)
+        self._rhs = attn.kind.rhs(attn)  # the closure kind's moment RHS (exact or projected)
         self._jacobian = compiled.jacobian
         self._velocity = compiled.velocity
         self._prepared = prepared
 
     def moments(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(α̇ (d,), Σ̇ (d, d)) = (Γ(α), JΣ + ΣJᵀ), or the projected E[Γ(X)], E[(X−α)Γ(X)ᵀ] + transpose."""
-        if self._projection is not None:
-            return self._projection(alpha, Sigma)
-        assert self._moments is not None
-        m, S = self._moments(alpha[:, None], Sigma, *self._prepared)
-        return np.asarray(m, dtype=float).reshape(self.d), np.asarray(S, dtype=float)
+        return self._rhs(alpha, Sigma)
 
     def drift_and_jacobian(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(Γ(α) (d,), J (d, d)); Γ(α) from the generated velocity at x = α, which skips the d×d
@@ -413,7 +404,7 @@ def solve(
 ) -> Trajectory:
     """Integrate the closed moment equations of an attention flow from a Gaussian law.
 
-    Solves α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ (J = ∂Γ/∂x on N(α, Σ); MATH.md §3) with
+    Solves α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ (J = ∂Γ/∂x on N(α, Σ); docs/math.md §3) with
     :func:`scipy.integrate.solve_ivp`, in the full form (α, Σ) or the factor form Σ = LLᵀ,
     L̇ = J L (exactly PSD and rank-preserving).
 
@@ -481,16 +472,14 @@ def solve(
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
     rank = numerical_rank(Sigma0)
     form_name = _form_name(form, rank, d)
-    closure_kind = "exact"
-    if not first.preserves_gaussian:
-        # Γ is not affine: no J, so the factor form does not apply; the moments are projected
+    kind = first.kind
+    closure_kind = kind.describe(first)
+    if not kind.factor_form:
+        # no x-independent J: the factor form does not apply; the kind's moments are integrated in full
         if form == "factor":
             raise ValueError(f"`form` = 'factor' needs a Gaussian-preserving variant; {first.name!r} does not "
-                             "close (its Gaussian-projection closure is integrated in the full form)")
+                             f"close (its {kind.name} closure is integrated in the full form)")
         form_name = "full"
-        from .projection import projection_closure
-
-        closure_kind = f"Gaussian projection (approximation): {projection_closure(first).info}"
     layout = FORMS[form_name](alpha0, Sigma0)
 
     solver_meta: dict[str, Any] = {
