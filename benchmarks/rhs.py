@@ -11,7 +11,7 @@ What is timed
 -------------
 * ``generated``: the raw generated function ``closure.compile().moments(alpha (d,1), Sigma,
   *att.prepared)`` — no input validation, parameter-only products precomputed by ``prepare``.
-* ``hand``: the RHS a competent person writes from MATH.md §2–3, with the same parameter-only
+* ``hand``: the RHS a competent person writes from docs/math.md §2–3, with the same parameter-only
   products (A = βKᵀQ, C_h = W_h V_h, βKᵀK) precomputed outside the timed loop.
 
 Before timing, both outputs are compared (normwise relative error ≤ 1e-10 for α̇ and Σ̇); a row

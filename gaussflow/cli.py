@@ -184,16 +184,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from .plot import plot_eigenvalues, plot_unit_disk
+        from .plot import plot_solution
 
-        fig, axes = plt.subplots(1, 2 if att.d == 2 else 1, figsize=(11 if att.d == 2 else 6, 4.2), squeeze=False)
-        plot_eigenvalues(traj, ax=axes[0, 0])
-        axes[0, 0].set_title(f"{att.name}: eigenvalues of Σ(t) ({traj.status})")
-        if att.d == 2:
-            plot_unit_disk(traj, ax=axes[0, 1])
-            axes[0, 1].set_title("Σ/trΣ in the unit disk (circle = rank one)")
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        fig = plot_solution(traj, att.params, att.name)
+        fig.savefig(args.plot, dpi=300)
         plt.close(fig)
         print(f"wrote {args.plot}")
     return 0

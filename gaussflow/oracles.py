@@ -1,4 +1,4 @@
-"""Independent truths for the moment solver (MATH.md §4), written without the symbolic pipeline.
+"""Independent truths for the moment solver (docs/math.md §4), written without the symbolic pipeline.
 
 * softmax with V = vI: P = Σ⁻¹ solves Ṗ = −v(A + Aᵀ), hence Σ(t) = (Σ₀⁻¹ − vtS)⁻¹, S = A + Aᵀ; written
   as Σ(t) = R(I − vtN)⁻¹R with R = Σ₀^{1/2}, N = RSR, the same formula holds for singular Σ₀
@@ -6,7 +6,7 @@
 * scalar σ̇ = 2wσ + 2kσ² (softmax in d = 1 with A = a, V = v, feed-forward W_ff = w: k = va):
   1/σ solves a linear ODE, σ(t) = wσ₀e^{2wt} / (w + kσ₀(1 − e^{2wt})), T* = ln(1 + w/(kσ₀))/(2w).
 * a 30+ digit reference integrator (``mpmath.odefun``, Taylor series) for softmax with general V and
-  an optional affine feed-forward, its right-hand side typed here from MATH.md §3 in mpmath matrices:
+  an optional affine feed-forward, its right-hand side typed here from docs/math.md §3 in mpmath matrices:
   α̇ = V(α + ΣAα) + Wα + b,  Σ̇ = VΣAΣ + ΣAᵀΣVᵀ + WΣ + ΣWᵀ.
 """
 

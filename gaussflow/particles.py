@@ -3,7 +3,7 @@
 The transformer PDE ∂ₜμ + ∇·(μ Γ[μ]) = 0 has the empirical measure μⁿ = (1/n) Σⱼ δ_{xⱼ} of the
 particle system
 
-    ẋᵢ = Γ[μⁿ](xᵢ),   i = 1, ..., n                                   (MATH.md §1)
+    ẋᵢ = Γ[μⁿ](xᵢ),   i = 1, ..., n                                   (docs/math.md §1)
 
 as an exact weak solution. This module integrates that system for every registered variant,
 reading the variant's own data (its heads' scores and value maps, its normalization and add-ons):

@@ -52,7 +52,7 @@ def default_family(x: float, y: float) -> tuple[np.ndarray, np.ndarray, np.ndarr
     generator). On [−1, 1] × [−2, 2] with t_end = 10: rank-one blow-up for x > 0 (T* contours nearly
     vertical) and for x < 0, y ≲ −0.2 (V indefinite: the (1 − y) shear wins); collapse to zero for x < 0,
     y > 0 (y = 1: V = I, A + Aᵀ = 2xI ≺ 0, Σ = (Σ₀⁻¹ − 2xtI)⁻¹); collapse onto a line along x ≈ 0 (A
-    skew: Σ → rank-one stationary state with uᵀAu = 0, MATH.md §4). The "bounded" band around x = 0 and
+    skew: Σ → rank-one stationary state with uᵀAu = 0, docs/math.md §4). The "bounded" band around x = 0 and
     y = 0 is slow dynamics not yet resolved by t_end (the regime boundaries), not oscillation.
     """
     A = np.array([[x, 1.0], [-1.0, x]])
@@ -243,32 +243,46 @@ class PhaseDiagram:
         return {str(k): int(v) for k, v in zip(u, c, strict=True)}
 
     def plot(self, ax: Any = None) -> Any:
-        """Regime map (categorical pcolormesh + legend) with blow-up-time contour lines; returns ``ax``."""
-        import matplotlib.pyplot as plt
-        from matplotlib.colors import BoundaryNorm, ListedColormap
-        from matplotlib.patches import Patch
+        """Regime map (categorical pcolormesh, colour key outside) with blow-up-time contours; returns ``ax``.
 
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 5.2))
-        colors = ["#4c72b0", "#55a868", "#c44e52", "#dd8452", "#8172b3", "#937860", "#8c8c8c"]
-        cmap = ListedColormap(colors[: len(KINDS)])
-        code = np.vectorize(KINDS.index)(self.kind) if self.kind.size else np.zeros(self.kind.shape)
-        norm = BoundaryNorm(np.arange(len(KINDS) + 1) - 0.5, cmap.N)
-        ax.pcolormesh(self.xs, self.ys, code, cmap=cmap, norm=norm, shading="nearest")
-        present = [k for k in KINDS if np.any(self.kind == k)]
-        ax.legend(handles=[Patch(color=colors[KINDS.index(k)], label=k.replace("_", " ")) for k in present],
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
-        tb = self.t_blowup
-        if np.sum(np.isfinite(tb)) >= 4 and self.xs.size > 1 and self.ys.size > 1:
-            fin = tb[np.isfinite(tb)]
-            levels = np.unique(np.quantile(fin, [0.1, 0.25, 0.5, 0.75, 0.9]))
-            if levels.size >= 1:
-                cs = ax.contour(self.xs, self.ys, np.where(np.isfinite(tb), tb, np.nan), levels=levels,
-                                colors="k", linewidths=0.8)
-                ax.clabel(cs, fmt="T*=%.2g", fontsize="x-small")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.set_title(f"softmax d = 2, family {self.family!r}, t_end = {self.t_end:g}")
+        For the built-in ``"default"`` family the title states the family, A = [[x, 1], [−1, x]],
+        V = diag(1, y), Σ₀ = [[1, 0.3], [0.3, 0.5]], and the axes name x and y by their role.
+        """
+        from matplotlib.colors import BoundaryNorm, ListedColormap
+
+        from . import style
+
+        described = {
+            "default": ("$x = A_{11} = A_{22}$ (symmetric part $xI$ of $A$)", "$y = V_{22}$",
+                        "A = [[x, 1], [−1, x]], V = diag(1, y), Σ₀ = [[1, 0.3], [0.3, 0.5]]"),
+        }
+        xl, yl, fam = described.get(self.family, ("family parameter $x$", "family parameter $y$",
+                                                  f"family {self.family!r}"))
+        with style.use():
+            if ax is None:
+                _, ax = style.figure("onehalf", 3.4)
+            colors = [style.color(k) for k in KINDS]
+            cmap = ListedColormap(colors)
+            code = np.vectorize(KINDS.index)(self.kind) if self.kind.size else np.zeros(self.kind.shape)
+            norm = BoundaryNorm(np.arange(len(KINDS) + 1) - 0.5, cmap.N)
+            ax.pcolormesh(self.xs, self.ys, code, cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+            present = [k for k in KINDS if np.any(self.kind == k)]
+            names = {"blowup_rank_one": "rank-one blow-up", "blowup": "blow-up, rank > 1"}
+            handles = style.color_key(present, names)
+            tb = self.t_blowup
+            if np.sum(np.isfinite(tb)) >= 4 and self.xs.size > 1 and self.ys.size > 1:
+                fin = tb[np.isfinite(tb)]
+                levels = np.unique(np.round(np.quantile(fin, [0.1, 0.25, 0.5, 0.75, 0.9]), 2))
+                if levels.size >= 1:
+                    cs = ax.contour(self.xs, self.ys, np.where(np.isfinite(tb), tb, np.nan), levels=levels,
+                                    colors="k", linewidths=0.7)
+                    ax.clabel(cs, fmt="%.2g", fontsize=8)
+                    from matplotlib.lines import Line2D
+
+                    handles.append(Line2D([], [], color="k", lw=0.7, label="blow-up time $T^*$ (contours)"))
+            style.legend_outside(ax, "right", handles=handles, title="regime on $[0, t_{end}]$")
+            style.label(ax, x=xl, y=yl,
+                        title=f"softmax attention, d = 2, regimes up to t_end = {self.t_end:g}\n{fam}")
         return ax
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -400,7 +414,7 @@ def _cmd_phase_diagram(args: argparse.Namespace) -> int:
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".tmp-", suffix=out.suffix)
     os.close(fd)
     try:
-        ax.figure.savefig(tmp, dpi=150, bbox_inches="tight")
+        ax.figure.savefig(tmp, dpi=300)
         os.replace(tmp, out)
     finally:
         Path(tmp).unlink(missing_ok=True)

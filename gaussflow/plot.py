@@ -5,7 +5,8 @@ Every function takes ``ax=None`` (a new figure is made) and returns the Axes it 
 ``t`` (n,), ``cov`` (n, d, d) and optionally ``mean`` (n, d), ``status``, ``t_blowup`` (the fields of
 :class:`gaussflow.trajectory.Trajectory`); the 2 × 2 views also accept a bare array of shape (n, 2, 2).
 
-The 2 × 2 pictures of the core paper (EXPERIMENTS.md) map Σ = [[a, c], [c, b]] to
+All figures use the package style (:mod:`gaussflow.style`: printed sizes, ≥ 8 pt fonts, shared colours).
+The 2 × 2 pictures of the core paper (docs/math.md §6) map Σ = [[a, c], [c, b]] to
 
 * the PSD cone: (x, y, z) = (a − b, 2c, a + b), Σ ⪰ 0 ⇔ z ≥ √(x² + y²), boundary = rank ≤ 1;
 * the unit disk: Σ/trΣ ↦ (a − b, 2c)/(a + b), |·| ≤ 1, unit circle = rank one, origin = isotropic.
@@ -15,11 +16,13 @@ The 2 × 2 pictures of the core paper (EXPERIMENTS.md) map Σ = [[a, c], [c, b]]
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import style
 from ._checks import as_array
 from .spectrum import spectrum
 
@@ -27,9 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = [
-    "cone_coordinates", "disk_coordinates", "plot_eigenvalues", "plot_ellipses", "plot_psd_cone",
-    "plot_unit_disk",
+    "cone_coordinates", "describe_params", "disk_coordinates", "plot_eigenvalues", "plot_ellipses", "plot_psd_cone",
+    "plot_solution", "plot_unit_disk",
 ]
+
+#: axis labels of the 2 × 2 views (Σ = [[a, c], [c, b]])
+CONE_LABELS = (r"$\Sigma_{11} - \Sigma_{22}$", r"$2\Sigma_{12}$", r"$\mathrm{tr}\,\Sigma$")
+DISK_LABELS = (r"$(\Sigma_{11} - \Sigma_{22})/\mathrm{tr}\,\Sigma$", r"$2\Sigma_{12}/\mathrm{tr}\,\Sigma$")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -98,10 +105,8 @@ def disk_coordinates(cov: Any) -> np.ndarray:
 # helpers
 # --------------------------------------------------------------------------------------------------------
 def _new_axes(projection: str | None = None) -> Axes:
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure()
-    return fig.add_subplot(projection=projection)
+    _fig, ax = style.figure("single", aspect=0.8 if projection is None else 0.9, projection=projection)
+    return ax
 
 
 def _fields(traj: Any, name: str = "traj") -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +148,8 @@ def _cov_paths(traj_or_list: Any) -> list[np.ndarray]:
 # --------------------------------------------------------------------------------------------------------
 # plots
 # --------------------------------------------------------------------------------------------------------
-def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True) -> Axes:
+@style.styled
+def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend: bool = True) -> Axes:
     """Tracked eigenvalue branches λ_j(t) of Σ(t) (through crossings), any d.
 
     Parameters
@@ -154,6 +160,8 @@ def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True) -> Axe
     ax : matplotlib Axes, optional
     log : bool
         Logarithmic y-axis (non-positive values are left out).
+    legend : bool
+        Draw the legend (outside the data, right of the axes).
 
     Returns
     -------
@@ -170,15 +178,16 @@ def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True) -> Axe
     if getattr(traj, "status", None) == "blowup":
         t_star = getattr(traj, "t_blowup", None)
         t_star = float(t[-1]) if t_star is None else float(t_star)
-        ax.axvline(t_star, color="k", ls="--", lw=1, label=f"$T^* = {t_star:.4g}$")
+        ax.axvline(t_star, color=style.COLORS["blowup_time"], ls="--", lw=0.8, label=f"$T^* = {t_star:.4g}$")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("$t$")
-    ax.set_ylabel("eigenvalues of $\\Sigma(t)$")
-    ax.legend(loc="best", fontsize="small")
+    style.label(ax, x="time $t$", y="eigenvalues $\\lambda_j$ of $\\Sigma(t)$")
+    if legend:
+        style.legend_outside(ax, "right")
     return ax
 
 
+@style.styled
 def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "viridis") -> Axes:
     """One-standard-deviation ellipses {α + Σ^{1/2}v : ‖v‖ = 1} at ``n`` times, colored by time (d = 2).
 
@@ -212,7 +221,7 @@ def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "vi
     ax = _new_axes() if ax is None else ax
     norm = mpl.colors.Normalize(vmin=float(t[0]), vmax=float(t[-1]) if t[-1] > t[0] else float(t[0]) + 1.0)
     colormap = mpl.colormaps[cmap]
-    ax.plot(mean[:, 0], mean[:, 1], color="0.5", lw=0.8, label="mean")
+    ax.plot(mean[:, 0], mean[:, 1], color=style.COLORS["reference"], lw=0.8, label="mean")
     theta = np.linspace(0.0, 2.0 * np.pi, 129)
     circle = np.stack([np.cos(theta), np.sin(theta)])
     for k in idx:
@@ -222,12 +231,12 @@ def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "vi
         ax.plot(pts[0], pts[1], color=color, lw=1.2)
         ax.plot(*mean[k], "o", color=color, ms=3)
     ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
-    ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=colormap), ax=ax, label="$t$")
+    style.label(ax, x="token coordinate $x_1$", y="token coordinate $x_2$")
+    ax.figure.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=colormap), ax=ax, label="time $t$")
     return ax
 
 
+@style.styled
 def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) -> Axes:
     """2 × 2 covariance paths in the PSD cone, 3-D: Σ ↦ (a − b, 2c, a + b).
 
@@ -255,14 +264,14 @@ def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) 
         r, phi = np.meshgrid(np.linspace(0.0, zmax, 12), np.linspace(0.0, 2.0 * np.pi, 49))
         ax.plot_surface(r * np.cos(phi), r * np.sin(phi), r, color="0.6", alpha=0.12, linewidth=0)
     for k, p in enumerate(paths):
-        line = ax.plot(p[:, 0], p[:, 1], p[:, 2], lw=1.2, color=f"C{k % 10}")[0]
+        line = ax.plot(p[:, 0], p[:, 1], p[:, 2], lw=1.2, color=style.CYCLE[k % len(style.CYCLE)])[0]
         ax.scatter([p[0, 0]], [p[0, 1]], [p[0, 2]], color=line.get_color(), s=12)
-    ax.set_xlabel("$a - b$")
-    ax.set_ylabel("$2c$")
-    ax.set_zlabel("$a + b$")
+    style.label(ax, x=CONE_LABELS[0], y=CONE_LABELS[1], z=CONE_LABELS[2])
+    ax.set_box_aspect(None, zoom=0.82)  # room for the z-label inside the figure
     return ax
 
 
+@style.styled
 def plot_unit_disk(traj_or_list: Any, ax: Axes | None = None) -> Axes:
     """Normalized 2 × 2 covariance paths Σ/trΣ ↦ (a − b, 2c)/(a + b) in the unit disk.
 
@@ -281,11 +290,120 @@ def plot_unit_disk(traj_or_list: Any, ax: Axes | None = None) -> Axes:
     theta = np.linspace(0.0, 2.0 * np.pi, 257)
     ax.plot(np.cos(theta), np.sin(theta), color="k", lw=0.8)
     for k, p in enumerate(paths):
-        line = ax.plot(p[:, 0], p[:, 1], lw=1.2, color=f"C{k % 10}")[0]
+        line = ax.plot(p[:, 0], p[:, 1], lw=1.2, color=style.CYCLE[k % len(style.CYCLE)])[0]
         ax.plot(p[0, 0], p[0, 1], "o", color=line.get_color(), ms=3)
     ax.set_aspect("equal")
     ax.set_xlim(-1.05, 1.05)
     ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("$(a - b)/(a + b)$")
-    ax.set_ylabel("$2c/(a + b)$")
+    style.label(ax, x=DISK_LABELS[0], y=DISK_LABELS[1])
     return ax
+
+
+# --------------------------------------------------------------------------------------------------------
+# titles and composite figures
+# --------------------------------------------------------------------------------------------------------
+def describe_params(params: dict[str, Any], variant: str = "", digits: int = 3) -> str:
+    """Parameters of an attention layer as title text, with the interaction matrix A = βKᵀQ spelled out.
+
+    Parameters
+    ----------
+    params : dict
+        ``Attention.params`` (``Q``, ``K``, ``V``, ``beta``, per-head ``Q_1``, …, scalars such as ``b``),
+        or a mapping with ``A`` directly.
+    variant : str
+        The variant's name; for ``"l2"`` the score is −(β/2)‖Qx − Ky‖², so Q, K, β are shown instead of A.
+    digits : int
+        Significant digits of the entries.
+
+    Returns
+    -------
+    str
+        E.g. ``"A = βKᵀQ = [[1, 0.5], [−0.5, 0.2]], V = I"``; heads are joined by "; ".
+
+    Examples
+    --------
+    >>> describe_params({"Q": np.eye(2), "K": 2 * np.eye(2), "V": np.eye(2), "beta": 0.5})
+    'A = βKᵀQ = I, V = I'
+    """
+    fm = style.fmt_matrix
+
+    def one(p: dict[str, Any], sub: str) -> list[str]:
+        out: list[str] = []
+        if "A" in p:
+            out.append(f"A{sub} = {fm(p['A'], digits)}")
+        elif "Q" in p and "K" in p and variant != "l2":
+            beta = float(p.get("beta", 1.0))
+            A = beta * np.asarray(p["K"], float).T @ np.asarray(p["Q"], float)
+            out.append(f"A{sub} = β{sub}K{sub}ᵀQ{sub} = {fm(A, digits)}")
+        elif "Q" in p and "K" in p:
+            out += [f"Q{sub} = {fm(p['Q'], digits)}", f"K{sub} = {fm(p['K'], digits)}"]
+            if "beta" in p:
+                out.append(f"β{sub} = {fm(p['beta'], digits)}")
+        if "W" in p and "V" in p:
+            C = np.asarray(p["W"], float) @ np.asarray(p["V"], float)
+            out.append(f"C{sub} = W{sub}V{sub} = {fm(C, digits)}")
+        elif "C" in p:
+            out.append(f"C{sub} = {fm(p['C'], digits)}")
+        elif "V" in p:
+            out.append(f"V{sub} = {fm(p['V'], digits)}")
+        for k, v in p.items():
+            if k not in ("A", "Q", "K", "V", "W", "C", "beta") and np.ndim(v) <= 1:
+                out.append(f"{k} = {fm(v, digits)}")
+        return out
+
+    heads = sorted({k.rsplit("_", 1)[1] for k in params if "_" in k and k.rsplit("_", 1)[1].isdigit()})
+    if heads:
+        sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+        parts = []
+        for h in heads:
+            ph = {k.rsplit("_", 1)[0]: v for k, v in params.items() if k.endswith(f"_{h}")}
+            parts.append(", ".join(one(ph, h.translate(sub))))
+        rest = {k: v for k, v in params.items() if not (("_" in k) and k.rsplit("_", 1)[1].isdigit())}
+        tail = one(rest, "") if rest else []
+        return "; ".join(parts + ([", ".join(tail)] if tail else []))
+    if isinstance(params.get("A"), list | tuple) and np.ndim(params["A"]) == 3:  # multihead given as lists
+        sub = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+        parts = [f"A{str(h + 1).translate(sub)} = {fm(a, digits)}" for h, a in enumerate(params["A"])]
+        if "C" in params:
+            parts += [f"C{str(h + 1).translate(sub)} = {fm(c, digits)}" for h, c in enumerate(params["C"])]
+        return ", ".join(parts)
+    return ", ".join(one(params, ""))
+
+
+def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str = "") -> Any:
+    """Figure of one solved trajectory: eigenvalue branches and (d = 2) Σ/trΣ in the unit disk.
+
+    Parameters
+    ----------
+    traj : Trajectory-like
+        ``t``, ``mean``, ``cov``, ``status`` (``t_blowup``) as :class:`gaussflow.trajectory.Trajectory`.
+    params : dict, optional
+        ``Attention.params`` for the title (:func:`describe_params`).
+    variant : str
+        Name of the attention variant, for the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Full-width figure whose title states the variant, its parameters, α₀ and Σ₀.
+    """
+    _t, cov = _fields(traj)
+    two = cov.shape[-1] == 2
+    with style.use():
+        fig, axes = style.figure("double" if two else "onehalf", 2.9, ncols=2 if two else 1, squeeze=False)
+        ax0 = axes[0, 0]
+        plot_eigenvalues(traj, ax=ax0)
+        status = str(getattr(traj, "status", ""))
+        ax0.set_title(f"eigenvalues of Σ(t) (solver status: {status})" if status else "eigenvalues of Σ(t)")
+        if two:
+            ax1 = axes[0, 1]
+            plot_unit_disk(traj, ax=ax1)
+            ax1.set_title("Σ(t)/tr Σ(t) in the unit disk\n(dot: Σ₀; circle: rank-one matrices)")
+        head = f"{variant} attention" if variant else "moment ODE"
+        mean = getattr(traj, "mean", None)
+        law = f"Σ₀ = {style.fmt_matrix(cov[0])}"
+        if mean is not None:
+            law = f"α₀ = {style.fmt_matrix(np.asarray(mean)[0])}, " + law
+        ptxt = describe_params(params, variant) if params else ""
+        fig.suptitle(textwrap.fill(f"{head}: " + ", ".join(x for x in (ptxt, law) if x), 110))
+    return fig

@@ -1,7 +1,7 @@
 """Discrete depth: push a Gaussian through an L-layer residual attention network exactly.
 
 A residual layer x ← x + hΓ(x) with Γ affine on N(α, Σ) (Γ(x) = Γ(α) + J(x − α)) maps the Gaussian
-N(α, Σ) to the Gaussian (MATH.md §3, Lemma)
+N(α, Σ) to the Gaussian (docs/math.md §3, Lemma)
 
     α ← α + h Γ(α),        Σ ← (I + hJ) Σ (I + hJ)ᵀ,        J = J(α, Σ),
 

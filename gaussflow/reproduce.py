@@ -5,7 +5,7 @@ The public code of that paper evolves **only Σ** with explicit Euler + PSD proj
     Σ ← Π(Σ + h Σ̇(Σ)),   Π(Σ) = U max(Λ, 1e-14) Uᵀ,
 
 and stops a trajectory when ‖Σ̇‖_F < tol ("converged"), tr Σ > tol_high ("diverged") or after max_iter
-steps. :func:`reproduce_castin2025` runs every experiment of /work/shared/EXPERIMENTS.md with
+steps. :func:`reproduce_castin2025` runs every experiment of docs/math.md §6 with
 
 1. that scheme ("euler", faithful: same draws, same steps, same stopping rules, batched over the
    whole grid of initial Σ₀ in NumPy), and
@@ -13,9 +13,9 @@ steps. :func:`reproduce_castin2025` runs every experiment of /work/shared/EXPERI
    blow-up time T* by extrapolation, regime by :func:`gaussflow.spectrum.classify`),
 
 and reports where the two disagree. The mean is irrelevant: for softmax, multi-head, L2 and Sinkhorn
-attention Σ̇ = JΣ + ΣJᵀ with J independent of α (MATH.md §3), so the exact runs start at α₀ = 0.
+attention Σ̇ = JΣ + ΣJᵀ with J independent of α (docs/math.md §3), so the exact runs start at α₀ = 0.
 
-Σ-only right-hand sides (our notation, score yᵀAx, MATH.md §3), P := JΣ and Σ̇ = P + Pᵀ:
+Σ-only right-hand sides (our notation, score yᵀAx, docs/math.md §3), P := JΣ and Σ̇ = P + Pᵀ:
 
 * softmax      P = VΣAΣ
 * multi-head   P = Σ_h C_h Σ A_h Σ
@@ -51,7 +51,7 @@ import numpy as np
 from ._io import check_writable
 from ._linalg import sqrtm_psd
 
-#: experiment keys in EXPERIMENTS.md order
+#: experiment keys in docs/math.md §6 order
 EXPERIMENT_KEYS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f", "ranks")
 SCHEMES: tuple[str, ...] = ("both", "exact", "euler")
 #: eigenvalue floor of the authors' PSD projection
@@ -237,7 +237,7 @@ def _redraw_indefinite(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def draws(key: str) -> dict[str, Any]:
-    """The random matrices of experiment ``key`` ∈ {a, …, f}, drawn as EXPERIMENTS.md says with NumPy's
+    """The random matrices of experiment ``key`` ∈ {a, …, f}, drawn as docs/math.md §6 says with NumPy's
     legacy global generator (which this function reseeds)."""
     if key == "a":
         np.random.seed(35)
@@ -273,7 +273,7 @@ def draws(key: str) -> dict[str, Any]:
 
 
 def experiment(key: str) -> Experiment:
-    """Experiment ``key`` of EXPERIMENTS.md with its runs (variants, Euler steps, tolerances)."""
+    """Experiment ``key`` of docs/math.md §6 with its runs (variants, Euler steps, tolerances)."""
     D = draws(key)
     Q, K, V = D["Q"], D["K"], D["V"]
     sm, l2 = softmax_params(Q, K, V), l2_params(Q, K, V)
@@ -893,7 +893,7 @@ def reproduce_castin2025(
         "euler" = Σ-only explicit Euler + PSD projection with the authors' stopping rules (faithful);
         "exact" = :func:`gaussflow.solve.solve` from every Σ₀ (truth); "both" compares them.
     experiments : sequence of {"a", "b", "c", "d", "e", "f", "ranks"}
-        Which rows of EXPERIMENTS.md to run.
+        Which rows of docs/math.md §6 to run.
     quick : bool
         Coarse version for tests: 4 × 4 grids, Euler max_iter capped at 800 (exact horizons capped
         accordingly), 3 rank samples per cell.

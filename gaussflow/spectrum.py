@@ -11,7 +11,7 @@ for ``classify``, optionally ``status`` and ``t_blowup``); neither integrates an
 
 References
 ----------
-MATH.md §4 (the softmax V = vI closed form Σ(t) = (Σ₀⁻¹ − vt(A + Aᵀ))⁻¹ and its three regimes, rank-one
+docs/math.md §4 (the softmax V = vI closed form Σ(t) = (Σ₀⁻¹ − vt(A + Aᵀ))⁻¹ and its three regimes, rank-one
 stationary lines, exponential growth of L2 / Sinkhorn).
 """
 

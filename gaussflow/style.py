@@ -283,13 +283,17 @@ def legend_outside(ax: Axes, where: Literal["right", "below", "above"] = "right"
     -------
     matplotlib.legend.Legend
     """
-    place = {"right": ("upper left", (1.02, 1.0)), "below": ("upper center", (0.5, -0.18)),
-             "above": ("lower center", (0.5, 1.02))}
+    from matplotlib.transforms import offset_copy
+
+    # anchors in axes coordinates, shifted in points past the tick labels and axis labels
+    place = {"right": ("upper left", (1.0, 1.0), 6.0, 0.0), "below": ("upper center", (0.5, 0.0), 0.0, -32.0),
+             "above": ("lower center", (0.5, 1.0), 0.0, 18.0)}
     if where not in place:
         raise ValueError(f"`where` must be one of {sorted(place)}; got {where!r}")
-    loc, anchor = place[where]
+    loc, anchor, dx, dy = place[where]
     kw.setdefault("loc", loc)
     kw.setdefault("bbox_to_anchor", anchor)
+    kw.setdefault("bbox_transform", offset_copy(ax.transAxes, fig=ax.figure, x=dx, y=dy, units="points"))
     kw.setdefault("borderaxespad", 0.0)
     if where != "right":
         kw.setdefault("ncol", 3)
@@ -340,7 +344,9 @@ def fmt_matrix(M: Any, digits: int = 3) -> str:
     if A.ndim == 2 and A.shape[0] == A.shape[1] and A.shape[0] > 1 and np.allclose(A, np.diag(np.diag(A))):
         dg = np.diag(A)
         if np.allclose(dg, dg[0]):
-            return "I" if np.isclose(dg[0], 1.0) else ("0" if np.isclose(dg[0], 0.0) else f"{_fmt_num(dg[0], digits)}I")
+            if np.isclose(dg[0], 1.0) or np.isclose(dg[0], -1.0):
+                return "I" if dg[0] > 0 else "−I"
+            return "0" if np.isclose(dg[0], 0.0) else f"{_fmt_num(dg[0], digits)}I"
         return "diag(" + ", ".join(_fmt_num(float(v), digits) for v in dg) + ")"
     return "[" + ", ".join("[" + ", ".join(_fmt_num(float(v), digits) for v in row) + "]" for row in A) + "]"
 

@@ -1,9 +1,9 @@
 """Gaussian closure against the interacting-particle system it claims to describe.
 
-The particle system ẋᵢ = Γ[μⁿ](xᵢ) is an exact weak solution of the attention PDE (MATH.md §1). For a
+The particle system ẋᵢ = Γ[μⁿ](xᵢ) is an exact weak solution of the attention PDE (docs/math.md §1). For a
 variant that preserves Gaussians, the law started at a Gaussian stays Gaussian and its moments solve the
-closed ODE (MATH.md §3); the empirical moments of n particles then differ from the ODE only by
-finite-sample fluctuations, O(n^{-1/2}) (MATH.md §4). For a variant that does not close (sigmoid,
+closed ODE (docs/math.md §3); the empirical moments of n particles then differ from the ODE only by
+finite-sample fluctuations, O(n^{-1/2}) (docs/math.md §4). For a variant that does not close (sigmoid,
 unnormalized), the Gaussian-projection closure
 
     α̇ = E[Γ(X)],   Σ̇ = E[(X − α)Γ(X)ᵀ] + E[Γ(X)(X − α)ᵀ],   X ~ N(α, Σ),
@@ -540,40 +540,56 @@ class VerificationReport:
         -------
         matplotlib.figure.Figure
         """
-        import matplotlib.pyplot as plt
+        import textwrap
+
+        from . import style
+        from .plot import describe_params
 
         k = 3 if self.convergence is not None else 2
-        if ax is None:
-            fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 3.4), layout="constrained")
-            axes = list(np.atleast_1d(axes))
-        else:
-            axes = list(np.ravel(np.asarray(ax, dtype=object)))
-            if len(axes) < k:
-                raise ValueError(f"`ax` must hold at least {k} axes for this report; got {len(axes)}")
-            fig = axes[0].figure
-        a0, a1 = axes[0], axes[1]
-        a0.plot(self.t, self.bw, "o-", ms=3)
-        a0.set_xlabel("t")
-        a0.set_ylabel("W2 (Bures-Wasserstein)")
-        a0.set_title(f"{self.variant}: particles vs {self.closure_kind}", fontsize=9)
-        a1.plot(self.t, self.rel_mean_error, "o-", ms=3, label="rel. mean error")
-        a1.plot(self.t, self.rel_cov_error, "s-", ms=3, label="rel. cov error")
-        a1.axhline(self.sampling_scale, color="gray", ls=":", label="c/sqrt(n)")
-        a1.set_xlabel("t")
-        a1.set_yscale("log")
-        a1.legend(fontsize=8)
-        a1.set_title(f"n = {self.n}, seed = {self.seed}", fontsize=9)
-        cv = self.convergence
-        if cv is not None:
-            a2 = axes[2]
-            a2.loglog(cv.ns, cv.errors, "o", label="RMS rel. cov error")
-            nn = np.geomspace(cv.ns.min(), cv.ns.max(), 50)
-            if math.isfinite(cv.slope):
-                a2.loglog(nn, np.exp(cv.intercept) * nn**cv.slope, "-", label=f"fit, slope {cv.slope:+.2f}")
-            a2.loglog(nn, cv.errors[0] * (nn / cv.ns[0]) ** -0.5, "k--", lw=0.8, label="slope -1/2")
-            a2.set_xlabel("n")
-            a2.set_ylabel(f"error at t = {cv.t_final:g}")
-            a2.legend(fontsize=8)
+        with style.use():
+            if ax is None:
+                fig, axes = style.figure("double", 3.1 if k == 2 else 3.3, ncols=k)
+                axes = list(np.atleast_1d(axes))
+            else:
+                axes = list(np.ravel(np.asarray(ax, dtype=object)))
+                if len(axes) < k:
+                    raise ValueError(f"`ax` must hold at least {k} axes for this report; got {len(axes)}")
+                fig = axes[0].figure
+            a0, a1 = axes[0], axes[1]
+            a0.plot(self.t, self.bw, "o-", ms=3, color=style.COLORS["ode"])
+            style.label(a0, x="time $t$", y="Bures–Wasserstein distance $W_2$",
+                        title="particle moments vs closure")
+            # relative errors on a log axis: the exact zero at t₀ (same start) is left out
+            for err, mk, lab, col in ((self.rel_mean_error, "o-", "mean", style.CYCLE[0]),
+                                      (self.rel_cov_error, "s-", "covariance", style.CYCLE[1])):
+                ok = np.isfinite(err) & (err > 0)
+                a1.plot(self.t[ok], err[ok], mk, ms=3, color=col, label=f"rel. {lab} error")
+            a1.axhline(self.sampling_scale, color=style.COLORS["reference"], ls=":",
+                       label=r"sampling scale $c/\sqrt{n}$")
+            a1.set_yscale("log")
+            style.label(a1, x="time $t$", y="relative error",
+                        title=f"n = {self.n} particles, seed {self.seed}")
+            style.legend_outside(a1, "right" if k == 2 else "below", ncol=1)
+            cv = self.convergence
+            if cv is not None:
+                a2 = axes[2]
+                a2.loglog(cv.ns, cv.errors, "o", color=style.CYCLE[1], label="RMS rel. cov. error")
+                nn = np.geomspace(cv.ns.min(), cv.ns.max(), 50)
+                if math.isfinite(cv.slope):
+                    a2.loglog(nn, np.exp(cv.intercept) * nn**cv.slope, "-", color=style.CYCLE[1],
+                              label=f"fit, slope {cv.slope:+.2f}".replace("-", "−"))
+                a2.loglog(nn, cv.errors[0] * (nn / cv.ns[0]) ** -0.5, "--", color=style.COLORS["reference"],
+                          lw=0.8, label="slope −1/2")
+                style.label(a2, x="number of particles $n$", y=f"rel. cov. error at t = {cv.t_final:g}",
+                            title="convergence in n")
+                style.legend_outside(a2, "below", ncol=1)
+            law = (f"α₀ = {style.fmt_matrix(self.closure_mean[0], 2)}, Σ₀ = {style.fmt_matrix(self.closure_cov[0], 2)}"
+                   if self.t.size else "")
+            ptxt = describe_params(self.params, self.variant, 3)
+            t0 = self.t[0] if self.t.size else 0.0
+            lines = [f"{self.variant} attention: particles vs the {self.closure_kind} Gaussian closure", ptxt,
+                     f"start {law} (empirical moments of the particles at t = {t0:g})"]
+            fig.suptitle("\n".join(textwrap.fill(x, 110) for x in lines if x))
         return fig
 
     def to_dict(self) -> dict[str, Any]:
@@ -847,7 +863,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         fig = rep.plot()
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=120)
+        fig.savefig(args.plot, dpi=300)
         print(f"wrote {args.plot}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@
   rank r as ``U diag(s²) Uᵀ`` with U (d, r) orthonormal (the L Lᵀ form with L = U diag(s) of
   full column rank, so the rank is exactly r).
 * :class:`Layer` holds one attention layer's raw arrays and re-implements the conventions
-  of MATH §2 (score, value map, add-ons) in plain NumPy, independently of gaussflow. It
+  of docs/math.md §2 (score, value map, add-ons) in plain NumPy, independently of gaussflow. It
   also knows how to hand itself to gaussflow, both as the stacked user arguments of
   :func:`gaussflow.attention` and as the per-symbol names of ``ExplicitForm.evaluate``.
 * :func:`gauss_hermite` is the tensor Gauss–Hermite rule for ∫ f dN(α, Σ) used as the
@@ -94,7 +94,7 @@ class HeadArrays:
 
 @dataclass(frozen=True)
 class Layer:
-    """Raw arrays of one attention layer and the MATH §2 conventions in NumPy."""
+    """Raw arrays of one attention layer and the docs/math.md §2 conventions in NumPy."""
 
     name: str
     heads: tuple[HeadArrays, ...]
@@ -158,7 +158,7 @@ class Layer:
             out.update(W_ff=self.W_ff, b_ff=self.b_ff)
         return out
 
-    # ---- independent NumPy conventions (MATH §2)
+    # ---- independent NumPy conventions (docs/math.md §2)
 
     def value(self, i: int) -> np.ndarray:
         """C_h: V (single head) or W_h V_h (multi-head)."""

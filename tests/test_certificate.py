@@ -1,7 +1,7 @@
 """Non-closure certificates: ∂²Γ/∂x² ≠ 0 in d = 1 for sigmoid and unnormalized attention.
 
 Truth: the defining 1-D integral Γ(x) = ∫ φ(βQKxy [+ b]) V y dN(y; α, σ²) (φ = e^· or the
-logistic σ, MATH §2) by 120-point Gauss–Hermite quadrature (converged to ~1e-15 for these
+logistic σ, docs/math.md §2) by 120-point Gauss–Hermite quadrature (converged to ~1e-15 for these
 entire / pole-free-near-the-axis integrands at O(1) parameters), differentiated by a
 Richardson-extrapolated central difference
     D(h) = (Γ(x₀+h) − 2Γ(x₀) + Γ(x₀−h)) / h²,  D* = (4D(h/2) − D(h)) / 3,

@@ -49,7 +49,7 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_solve_reports_the_oracle_blowup_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Built-in example: V = I, A + Aᵀ ≻ 0, so T* = 1/λ_max(Σ₀^{1/2}(A + Aᵀ)Σ₀^{1/2}) (MATH §4)."""
+    """Built-in example: V = I, A + Aᵀ ≻ 0, so T* = 1/λ_max(Σ₀^{1/2}(A + Aᵀ)Σ₀^{1/2}) (docs/math.md §4)."""
     import numpy as np
     import scipy.linalg
 
@@ -74,7 +74,7 @@ def test_solve_params_file_and_bad_json(tmp_path: Path, capsys: pytest.CaptureFi
     f.write_text('A = [[-1.0, 0.0], [0.0, -2.0]]\nV = [[1.0, 0.0], [0.0, 1.0]]\ncov = [[1.0, 0.0], [0.0, 1.0]]\n')
     assert main(["solve", "softmax", "--params", str(f), "--t-end", "3"]) == 0
     out = capsys.readouterr().out
-    # S = A + Aᵀ ≺ 0, V = I: Σ(t) = (I − tS)⁻¹ = diag(1/(1 + 2t), 1/(1 + 4t)) (MATH §4)
+    # S = A + Aᵀ ≺ 0, V = I: Σ(t) = (I − tS)⁻¹ = diag(1/(1 + 2t), 1/(1 + 4t)) (docs/math.md §4)
     lam = [float(v) for v in out.split("final eigenvalues of Sigma:")[1].splitlines()[0].split(",")]
     assert abs(lam[0] - 1 / 7) < 1e-8 and abs(lam[1] - 1 / 13) < 1e-8
     assert main(["solve", "softmax", "--A", "[[1, 2"]) == 2
@@ -82,7 +82,7 @@ def test_solve_params_file_and_bad_json(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_sweep_cli_blowup_times_scale_like_one_over_beta(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Softmax, V = I: A = βKᵀQ, so T*(β) = T*(1)/β (MATH §4 closed form); resumable, no silent overwrite."""
+    """Softmax, V = I: A = βKᵀQ, so T*(β) = T*(1)/β (docs/math.md §4 closed form); resumable, no silent overwrite."""
     import json
 
     import numpy as np

@@ -92,7 +92,7 @@ def test_generated_rhs_equals_sympy(name: str, options: dict, d: int) -> None:
 
 def test_multihead_with_wide_value_space() -> None:
     """Multi-head with k ≠ d and d_v ≠ d (``explicit(d)`` fixes k = d_v = d, so the truth here is
-    MATH §3's table): J = Σ_h C_h Σ A_h, α̇ = Σ_h C_h(α + ΣA_h α), C_h = W_h V_h, A_h = β_h K_hᵀQ_h."""
+    docs/math.md §3's table): J = Σ_h C_h Σ A_h, α̇ = Σ_h C_h(α + ΣA_h α), C_h = W_h V_h, A_h = β_h K_hᵀQ_h."""
     d = 3
     layer = random_layer("multihead", d, seed=11, heads=3, k=2, d_v=4)
     alpha, Sigma = np.array([0.3, -0.7, 0.2]), random_spd(d, seed=12)
@@ -108,7 +108,7 @@ def test_sinkhorn_residual_mean_rhs_has_shape_d(d: int) -> None:
     layer = random_layer("sinkhorn", d, seed=d, residual=True)
     alpha, Sigma = np.linspace(-0.5, 0.5, d), random_spd(d, seed=1)
     a_dot, _ = layer.attention().moment_rhs(alpha, Sigma)
-    # Sinkhorn: E_π[Y | X = α] = α exactly (MATH §3), so the residual mean velocity vanishes
+    # Sinkhorn: E_π[Y | X = α] = α exactly (docs/math.md §3), so the residual mean velocity vanishes
     assert a_dot.shape == (d,)
     assert np.max(np.abs(a_dot)) < 1e-14
     check_against_sympy(layer, alpha, Sigma)

@@ -1,7 +1,7 @@
 """Tier 5: contracts every registered variant must satisfy, enrolled automatically.
 
 A new module in ``gaussflow/variants`` is picked up by ``gf.variants()`` and runs through
-all of these. Truths are structural (MATH §1, §3):
+all of these. Truths are structural (docs/math.md §1, §3):
 
 * Σ̇ is symmetric to the last bit (generated as P + Pᵀ);
 * Σ̇ = JΣ + ΣJᵀ with J = ∂Γ/∂x measured on ``velocity`` itself (central differences with
@@ -96,7 +96,7 @@ def test_psd_preserved_over_a_short_step(name: str, data: st.DataObject) -> None
     norm_dot = max(float(np.linalg.norm(S_dot, 2)), 1e-300)
     nJ = float(np.linalg.norm(J, 2))
     for h in (1e-2, 1e-3):
-        # the exact discrete layer (MATH §3), with J measured on the velocity
+        # the exact discrete layer (docs/math.md §3), with J measured on the velocity
         F = np.eye(d) + h * J
         S_exact = F @ Sigma @ F.T
         assert np.linalg.eigvalsh(S_exact)[0] >= 0.0
@@ -130,7 +130,7 @@ def test_rotation_equivariance(name: str, data: st.DataObject) -> None:
 @pytest.mark.parametrize("name", VARIANTS)
 @given(data=st.data())
 def test_singular_sigma(name: str, data: st.DataObject) -> None:
-    """Rank-1 Σ = LLᵀ in d = 3 (MATH §1: singular laws are allowed)."""
+    """Rank-1 Σ = LLᵀ in d = 3 (docs/math.md §1: singular laws are allowed)."""
     d = 3
     layer = data.draw(variant_layers(name, d), label="layer")
     alpha = data.draw(vectors(d), label="alpha")

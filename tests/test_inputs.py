@@ -155,7 +155,7 @@ def test_bad_points(att: gf.Attention) -> None:
 
 
 def test_borderline_valid_states_are_accepted(att: gf.Attention) -> None:
-    """Singular Σ and Σ symmetric/PSD up to rounding are valid (MATH §1)."""
+    """Singular Σ and Σ symmetric/PSD up to rounding are valid (docs/math.md §1)."""
     u = np.array([0.6, 0.8])
     singular = np.outer(u, u)
     _, S_dot = att.moment_rhs(np.zeros(2), singular)

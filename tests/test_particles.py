@@ -1,6 +1,6 @@
 """Interacting-particle engine: each test compares against an independent truth.
 
-* dense O(n²) references written here from MATH.md §2 (scipy.special.softmax over the full score
+* dense O(n²) references written here from docs/math.md §2 (scipy.special.softmax over the full score
   matrix, a plain linear-domain Sinkhorn) for the particle velocity of every registered variant;
 * the same engine with a different block size (chunk = 7 vs one block);
 * marginals and the scaling structure of the Sinkhorn plan computed from the returned plan itself;
@@ -70,7 +70,7 @@ def _dense_sinkhorn(S: np.ndarray) -> np.ndarray:
 
 def _reference(name: str, p: dict[str, Any], X: np.ndarray, *, causal: bool = False,
                residual: bool = False, feedforward: bool = False) -> np.ndarray:
-    """Γ[μⁿ](xᵢ) from the formulas of MATH.md §2, with full n × n matrices."""
+    """Γ[μⁿ](xᵢ) from the formulas of docs/math.md §2, with full n × n matrices."""
     n = X.shape[0]
     heads: list[tuple[np.ndarray, np.ndarray]] = []  # (weights n×n, value map C)
     if name == "multihead":
@@ -446,7 +446,7 @@ def test_particles_follow_the_gaussian_closure(name: str) -> None:
 
 
 # Masked attention with i.i.d. tokens (law independent of the position τ) has the unmasked closure
-# (MATH.md §3): token i sees the empirical law of tokens 1..i, an i.i.d. sample of the same law.
+# (docs/math.md §3): token i sees the empirical law of tokens 1..i, an i.i.d. sample of the same law.
 # At finite n, token i's velocity carries an O(1/i) bias (self-normalized average over i tokens,
 # itself included: token 1 attends only to itself) and an O_P(i^{-1/2}) fluctuation. Averaged over
 # *all* tokens the bias is O(log n / n) — formally ≪ n^{-1/2}, but with a large constant: measured at

@@ -43,7 +43,7 @@ def crossing_traj(n: int = 11) -> Traj:
 
 
 def blowup_traj() -> Traj:
-    """Softmax V = I, A = diag(1, 0): Σ = diag(1/(1 − 2t), 1), T* = 1/2 (MATH §4)."""
+    """Softmax V = I, A = diag(1, 0): Σ = diag(1/(1 − 2t), 1), T* = 1/2 (docs/math.md §4)."""
     t = 0.5 * (1.0 - np.geomspace(1.0, 1e-4, 60))
     cov = np.array([np.diag([1.0 / (1.0 - 2.0 * s), 1.0]) for s in t])
     return Traj(t, np.zeros((t.size, 2)), cov, "blowup", 0.5)
@@ -195,3 +195,50 @@ def test_plot_eigenvalues_any_dimension_and_bad_input():
         plot_eigenvalues(np.eye(2))
     with pytest.raises(ValueError, match="`traj_or_list`"):
         plot_unit_disk([])
+
+
+# ---------------------------------------------------------------------------------------------- style
+def test_every_plot_meets_the_style(tmp_path):
+    """Every view: axes labelled with their quantity, no text under 8 pt (gaussflow.style.audit)."""
+    from gaussflow import style
+
+    trajs = [crossing_traj(), blowup_traj()]
+    for ax in (plot_eigenvalues(blowup_traj()), plot_ellipses(trajs[0]), plot_psd_cone(trajs),
+               plot_unit_disk(trajs)):
+        assert style.audit(ax.figure) == []
+        assert ax.figure.get_figwidth() <= style.WIDTH["double"]
+
+
+def test_plot_solution_title_states_parameters(tmp_path):
+    from gaussflow import style
+    from gaussflow.plot import plot_solution
+
+    params = {"Q": np.eye(2), "K": np.eye(2), "V": np.eye(2), "beta": 2.0}
+    fig = plot_solution(blowup_traj(), params, "softmax")
+    title = fig.get_suptitle()
+    assert "softmax" in title and "A = βKᵀQ = 2I" in title and "V = I" in title and "Σ₀ = I" in title
+    assert style.audit(fig) == [] and len(fig.axes) == 2
+    fig.savefig(tmp_path / "sol.png")
+
+
+def test_describe_params_heads_l2_and_scalars():
+    from gaussflow.plot import describe_params
+
+    heads = {"Q_1": np.eye(2), "K_1": np.eye(2), "V_1": np.eye(2), "W_1": 2 * np.eye(2), "beta_1": 1.0,
+             "Q_2": np.eye(2), "K_2": -np.eye(2), "V_2": np.eye(2), "W_2": np.eye(2), "beta_2": 1.0}
+    assert describe_params(heads) == "A₁ = β₁K₁ᵀQ₁ = I, C₁ = W₁V₁ = 2I; A₂ = β₂K₂ᵀQ₂ = −I, C₂ = W₂V₂ = I"
+    assert describe_params({"Q": np.eye(2), "K": np.eye(2), "V": np.eye(2), "beta": 0.5}, "l2") == \
+        "Q = I, K = I, β = 0.5, V = I"
+    assert describe_params({"A": [[1, 2], [3, 4]], "V": np.eye(2), "b": 2.0}) == "A = [[1, 2], [3, 4]], V = I, b = 2"
+
+
+def test_fmt_matrix_and_colour_key():
+    from gaussflow import style
+
+    assert style.fmt_matrix([[1.0, 0.3], [0.3, 0.5]]) == "[[1, 0.3], [0.3, 0.5]]"
+    assert style.fmt_matrix(np.diag([1.0, -2.0])) == "diag(1, −2)"
+    assert style.color("blowup rank one") == style.COLORS["blowup_rank_one"] == style.COLORS["diverged"]
+    with pytest.raises(KeyError, match="known"):
+        style.color("nope")
+    with style.use():
+        assert plt.rcParams["font.size"] >= style.MIN_FONT_PT

@@ -1,6 +1,6 @@
 """propagate(): the exact layer map of Gaussian tokens through a residual attention network.
 
-Truths: the layer formula typed from MATH §3 (softmax), first-order convergence to solve() as h → 0,
+Truths: the layer formula typed from docs/math.md §3 (softmax), first-order convergence to solve() as h → 0,
 and the empirical law of an actual particle network x_i ← x_i + hΓ_emp(x_i) as n → ∞.
 """
 
@@ -21,7 +21,7 @@ ATT = gf.attention("softmax", A=A, V=V)
 
 
 def softmax_layer(alpha: np.ndarray, Sigma: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
-    """MATH §3: Γ(x) = V(α + ΣAx), J = VΣA; α ← α + hΓ(α), Σ ← (I + hJ)Σ(I + hJ)ᵀ."""
+    """docs/math.md §3: Γ(x) = V(α + ΣAx), J = VΣA; α ← α + hΓ(α), Σ ← (I + hJ)Σ(I + hJ)ᵀ."""
     M = np.eye(len(alpha)) + h * V @ Sigma @ A
     return alpha + h * V @ (alpha + Sigma @ A @ alpha), M @ Sigma @ M.T
 

@@ -1,4 +1,4 @@
-"""End-to-end regimes: solve() + classify() on the cases MATH §4 describes in closed form."""
+"""End-to-end regimes: solve() + classify() on the cases docs/math.md §4 describes in closed form."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_l2_and_sinkhorn_grow_exponentially_without_finite_time_blowup(name: str
     traj = _solve(att, SIGMA0, 12.0)
     assert traj.t_blowup is None
     rate = np.gradient(np.log(np.trace(traj.cov, axis1=1, axis2=2)), traj.t)
-    if name == "sinkhorn":  # MATH §4: V = I ⇒ d/dt log trΣ → 2 (checked here for symmetric A)
+    if name == "sinkhorn":  # docs/math.md §4: V = I ⇒ d/dt log trΣ → 2 (checked here for symmetric A)
         assert rate[-1] == pytest.approx(2.0, abs=2e-2)
     assert traj.classify().kind == "exponential_growth"
 

@@ -2,8 +2,8 @@
 
 Truth: n i.i.d. tokens x_i ~ N(α, Σ) (seeded); the n×n kernel e^{s(x_i, x_j)},
 s(x, y) = yᵀAx, Sinkhorn-scaled to a doubly stochastic plan π (row and column sums 1/n)
-— exactly the particle version of MATH §2 — and its barycentric map
-T(x_i) = n Σ_j π_ij x_j = E_π[Y | X = x_i]. The closed form (MATH §3) is evaluated at the
+— exactly the particle version of docs/math.md §2 — and its barycentric map
+T(x_i) = n Σ_j π_ij x_j = E_π[Y | X = x_i]. The closed form (docs/math.md §3) is evaluated at the
 sample's own moments (α̂, Σ̂), so what remains is the difference between the empirical
 measure and the Gaussian with the same first two moments.
 """
@@ -81,7 +81,7 @@ def test_plan_is_doubly_stochastic(experiment: dict[str, np.ndarray]) -> None:
 def test_mean_velocity_is_V_alpha(experiment: dict[str, np.ndarray]) -> None:
     """Exact, no sampling error: the column marginals give (1/n) Σ_i T(x_i) = Σ_j (Σ_i π_ij) x_j
     = α̂, so the average discrete velocity is V α̂ up to the marginal tolerance, and the closed
-    form gives α̇ = Vα̂ to round-off (MATH §3: α̇ = Vα exactly)."""
+    form gives α̇ = Vα̂ to round-off (docs/math.md §3: α̇ = Vα exactly)."""
     x, a, S, T = experiment["x"], experiment["alpha"], experiment["Sigma"], experiment["T"]
     bound = MARGINAL_TOL * float(np.max(np.abs(x))) * 10
     assert np.max(np.abs(T.mean(axis=0) - a)) < bound

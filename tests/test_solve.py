@@ -1,4 +1,4 @@
-"""solve(): the moment ODE against independent truths (MATH.md §4).
+"""solve(): the moment ODE against independent truths (docs/math.md §4).
 
 Tolerances
 ----------
@@ -107,7 +107,7 @@ def test_isotropic_blowup_time(form: str) -> None:
     assert f"T* ≈ {traj.t_blowup:.10g}" in traj.message
     assert all(np.all(np.isfinite(x)) for x in (traj.t, traj.mean, traj.cov))
     assert traj.t[-1] < T_star
-    # Σ/trΣ → rank one along Σ₀^{1/2}u₁ (MATH §4)
+    # Σ/trΣ → rank one along Σ₀^{1/2}u₁ (docs/math.md §4)
     R = sqrtm_psd(S0)
     u = np.linalg.eigh(R @ (A + A.T) @ R)[1][:, -1]
     e = R @ u / np.linalg.norm(R @ u)
@@ -138,7 +138,7 @@ def test_singular_initial_law_blowup_uses_factor_form() -> None:
 
 
 def test_exponential_growth_is_not_a_blowup() -> None:
-    """Sinkhorn, V = I, symmetric A ≻ 0: d/dt log trΣ → 2 (MATH §4). trΣ crosses 1e8 × trΣ₀ (the
+    """Sinkhorn, V = I, symmetric A ≻ 0: d/dt log trΣ → 2 (docs/math.md §4). trΣ crosses 1e8 × trΣ₀ (the
     event fires) but the run continues because there is no finite-time signature."""
     att = gf.attention("sinkhorn", A=[[0.3, 0.1], [0.1, 0.4]], V=np.eye(2))
     traj = solve(att, gf.Gaussian(np.zeros(2), np.eye(2)), (0.0, 12.0), form="factor", rtol=1e-6, atol=1e-9)

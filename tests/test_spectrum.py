@@ -1,6 +1,6 @@
 """Spectral diagnostics and regime classification against closed-form covariance trajectories.
 
-Oracles (MATH.md §4): softmax with V = I has Σ(t) = (Σ₀⁻¹ − t S)⁻¹, S = A + Aᵀ, whose three regimes are
+Oracles (docs/math.md §4): softmax with V = I has Σ(t) = (Σ₀⁻¹ − t S)⁻¹, S = A + Aᵀ, whose three regimes are
 blow-up at T* = 1/λ_max(Σ₀^{1/2} S Σ₀^{1/2}) towards the rank-one direction Σ₀^{1/2}u₁ (λ_max > 0),
 Σ ~ (−tS)⁻¹ → 0 (S ≺ 0) and Σ → Z(ZᵀΣ₀⁻¹Z)⁻¹Zᵀ, Z a basis of ker S (S ⪯ 0 singular). Linear flows
 Σ̇ = MΣ + ΣMᵀ give Σ(t) = e^{tM}Σ₀e^{tMᵀ} (exponential growth, rate 2·max Re eig M). Rank-one λuuᵀ is a
@@ -29,7 +29,7 @@ def make_traj(t, cov, status="ok", t_blowup=None) -> Traj:
 
 
 def softmax_vI(Sigma0: np.ndarray, A: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Σ(t) = (Σ₀⁻¹ − t(A + Aᵀ))⁻¹, shape (n, d, d) (MATH §4, v = 1)."""
+    """Σ(t) = (Σ₀⁻¹ − t(A + Aᵀ))⁻¹, shape (n, d, d) (docs/math.md §4, v = 1)."""
     P = np.linalg.inv(Sigma0)[None] - t[:, None, None] * (A + A.T)[None]
     S = np.linalg.inv(P)
     return 0.5 * (S + S.transpose(0, 2, 1))
@@ -210,7 +210,7 @@ def test_blowup_rank_one_softmax():
     reg = classify(traj)
     assert reg.kind == "blowup_rank_one" and reg.rank == 1, str(reg)
     assert reg.evidence["rank_one_distance_final"] < 1e-5 < reg.evidence["rank_one_distance_initial"]
-    # blow-up direction Σ₀^{1/2}u₁ (MATH §4), measured by the tracked top eigenvector
+    # blow-up direction Σ₀^{1/2}u₁ (docs/math.md §4), measured by the tracked top eigenvector
     u_star = R0 @ W[:, -1]
     u_star /= np.linalg.norm(u_star)
     s = spectrum(traj.t, traj.cov)
@@ -279,7 +279,7 @@ def test_exponential_growth_nonnormal_rate():
 
 
 def softmax_rhs(Sigma: np.ndarray, A: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Σ̇ = VΣAΣ + (VΣAΣ)ᵀ (MATH §3, softmax)."""
+    """Σ̇ = VΣAΣ + (VΣAΣ)ᵀ (docs/math.md §3, softmax)."""
     X = V @ Sigma @ A @ Sigma
     return X + X.T
 

@@ -2,7 +2,7 @@
 
 * An unregistered score (completing-the-square case) derived by the generic engine, checked
   against the closed form of the tilted Gaussian and against quadrature of its integral.
-* Registered closures against MATH §3 formulas: entrywise polynomial identities expanded
+* Registered closures against docs/math.md §3 formulas: entrywise polynomial identities expanded
   with ``sympy.expand`` at d = 2, and, where inverses/roots make that impractical, numeric
   evaluation with SymPy's own ``lambdify`` (not gaussflow's code printer) at random values.
 """
@@ -143,7 +143,7 @@ def test_softmax_jacobian_is_beta_V_Sigma_Kt_Q() -> None:
     c = gf.derive("softmax")
     diff = expanded(c, c.jacobian) - BETA * V2 * Sigma * K2.T * Q2
     assert entrywise(diff, 2) == sp.zeros(2, 2)
-    # MATH §3: α̇ = V(α + ΣAα)
+    # docs/math.md §3: α̇ = V(α + ΣAα)
     mean_diff = expanded(c, c.mean_rhs) - V2 * (alpha + BETA * Sigma * K2.T * Q2 * alpha)
     assert entrywise(mean_diff, 2) == sp.zeros(2, 1)
     # Σ̇ = VΣAΣ + ΣAᵀΣVᵀ, Σ symmetric: compare with Σ's entries tied (Σ_10 = Σ_01)
@@ -156,7 +156,7 @@ def test_softmax_jacobian_is_beta_V_Sigma_Kt_Q() -> None:
 
 
 def test_softmax_residual_feedforward_jacobian() -> None:
-    """MATH §3: residual gives V(ΣA − I), feed-forward adds W_ff."""
+    """docs/math.md §3: residual gives V(ΣA − I), feed-forward adds W_ff."""
     c = gf.derive("softmax", residual=True, feedforward=True)
     W = sp.MatrixSymbol("W_ff", d, d)
     ref = V2 * (BETA * Sigma * K2.T * Q2 - sp.Identity(d)) + W
@@ -170,7 +170,7 @@ def test_sinkhorn_mean_rhs_is_V_alpha() -> None:
 
 
 def test_sinkhorn_jacobian_matches_math_formula() -> None:
-    """MATH §3: JΣ = V(MΣ), MΣ = 2ΣAΣ^{1/2}(I + R)⁻¹Σ^{1/2}, R = (I + 4Σ^{1/2}AᵀΣAΣ^{1/2})^{1/2}.
+    """docs/math.md §3: JΣ = V(MΣ), MΣ = 2ΣAΣ^{1/2}(I + R)⁻¹Σ^{1/2}, R = (I + 4Σ^{1/2}AᵀΣAΣ^{1/2})^{1/2}.
     gaussflow writes M with AΣAᵀ inside the root instead (push-through identity); numeric
     comparison with SciPy's ``sqrtm``."""
     for seed in (1, 2, 3):
@@ -186,7 +186,7 @@ def test_sinkhorn_jacobian_matches_math_formula() -> None:
 
 @pytest.mark.parametrize("kdim", [2, 3])
 def test_l2_jacobian_matches_math_formula(kdim: int) -> None:
-    """MATH §3: J = βVΣ(I + βKᵀKΣ)⁻¹KᵀQ, evaluated from the SymPy closure by ``lambdify`` at
+    """docs/math.md §3: J = βVΣ(I + βKᵀKΣ)⁻¹KᵀQ, evaluated from the SymPy closure by ``lambdify`` at
     random values (d = 2, k = 2 and k = 3)."""
     c = gf.derive("l2")
     J_expr = expanded(c, c.jacobian)

@@ -1,7 +1,7 @@
-"""The closed-form velocity Γ[N(α, Σ)](x) equals its defining integral (MATH §2).
+"""The closed-form velocity Γ[N(α, Σ)](x) equals its defining integral (docs/math.md §2).
 
 Truth: tensor Gauss–Hermite quadrature (``strategies.gauss_hermite``) of the *defining*
-integrals, with the kernel written from MATH §2 in NumPy (``strategies.Layer.score``):
+integrals, with the kernel written from docs/math.md §2 in NumPy (``strategies.Layer.score``):
 
 * normalized heads:  E_h[y|x] = ∫ e^{s_h(x,y)} y dN / ∫ e^{s_h(x,y)} dN;
 * unnormalized:      ∫ e^{s(x,y)} V y dN;

@@ -8,7 +8,7 @@ Independent truths used here:
   population values for a uniform cube (b₂ → 1.8 d + d(d − 1)).
 * Projection closure: for an affine Γ (every closed variant) it equals the closed moment RHS exactly;
   for sigmoid, a large Monte Carlo average of Γ.
-* Particles vs closure (MATH.md §4): O(n^{-1/2}) error with the sampling yardstick c/√n of
+* Particles vs closure (docs/math.md §4): O(n^{-1/2}) error with the sampling yardstick c/√n of
   ``sampling_scale`` (relative Frobenius error of a covariance estimated from n Gaussian samples,
   c = √(1 + (tr C)²/‖C‖²_F)).
 """

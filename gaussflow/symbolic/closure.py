@@ -33,7 +33,7 @@ class Closure:
     jacobian : MatrixExpr (d, d) or None
         J = ∂Γ/∂x (numerator layout); ``None`` when Γ is not affine and no rule gives it.
     mean_rhs, cov_rhs : MatrixExpr or None
-        α̇ = Γ(α) and Σ̇ = JΣ + ΣJᵀ (Lemma, MATH §3) when the variant closes, else ``None``.
+        α̇ = Γ(α) and Σ̇ = JΣ + ΣJᵀ (Lemma, docs/math.md §3) when the variant closes, else ``None``.
     preserves_gaussian : bool
         Γ affine in x on N(α, Σ) (J free of x), so N(α, Σ) stays Gaussian.
     certificate : Certificate or None
