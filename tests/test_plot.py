@@ -242,3 +242,35 @@ def test_fmt_matrix_and_colour_key():
         style.color("nope")
     with style.use():
         assert plt.rcParams["font.size"] >= style.MIN_FONT_PT
+
+
+def test_phase_diagram_plot_states_the_family():
+    from gaussflow import style
+    from gaussflow.phase import phase_diagram
+
+    pd = phase_diagram("default", np.linspace(-1, 1, 6), np.linspace(-2, 2, 5), t_end=3.0)
+    ax = pd.plot()
+    assert "A = [[x, 1], [−1, x]], V = diag(1, y)" in ax.get_title()
+    assert ax.get_xlabel() != "x" and ax.get_ylabel() != "y"
+    assert ax.get_legend() is not None and style.audit(ax.figure) == []
+    # the colour key is outside the data area
+    ax.figure.canvas.draw()
+    leg = ax.get_legend().get_window_extent()
+    assert leg.x0 >= ax.get_window_extent().x1
+
+
+def test_verify_plot_labels_and_log_axis_without_the_start_zero():
+    from gaussflow import style
+    from gaussflow.verify import default_example, verify
+
+    attn, law0, _ = default_example("softmax")
+    rep = verify(attn, law0, np.linspace(0.0, 0.5, 3), n=300, seed=4, dt=0.25)
+    fig = rep.plot()
+    assert style.audit(fig) == []
+    title = fig.get_suptitle()
+    assert "A = βKᵀQ" in title and "V = " in title and "Σ₀ = " in title
+    a1 = fig.axes[1]
+    assert a1.get_yscale() == "log"
+    for line in a1.get_lines():
+        y = np.asarray(line.get_ydata(), float)
+        assert np.all(y > 0)  # the exact zero at t₀ is not drawn on the log axis
