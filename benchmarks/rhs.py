@@ -342,8 +342,8 @@ def _clear_caches() -> None:
     from gaussflow import codegen
     from gaussflow.symbolic import closure
 
-    closure._derive_cached.cache_clear()
-    codegen._CACHE.clear()
+    closure.clear_cache()
+    codegen.clear_cache()
     clear_cache()
 
 

@@ -235,21 +235,21 @@ def _compile_unnormalized_uncached(closure: Closure) -> tuple[str, tuple[Callabl
     from . import codegen as cg
 
     u = derive_unnormalized_projection(closure)
-    pr = cg._Printer()
+    pr = cg.Printer()
     pnames = [p.name for p in closure.variant.params]
     lines: list[tuple[str, str]] = [(str(s), pr(v)) for s, v in closure.definitions]
     lines += [("G", pr(u.G)), ("h", pr(u.h)), ("H", "_sqrtm_psd(Sigma)"), ("B", "_add_eye(-(H @ G @ H), 1.0)"),
               ("lam, U", "np.linalg.eigh(0.5 * (B + B.T))"), ("margin", "float(lam[0])")]
-    src = [cg._function("margin_fn", ("alpha", "Sigma", *pnames), lines, "margin")]
+    src = [cg.function_source("margin_fn", ("alpha", "Sigma", *pnames), lines, "margin")]
     # past the boundary (λ ≤ 0) the values are meaningless; the caller checks ``margin`` first
     lines = lines + [("Binv", "(U / lam) @ U.T"), ("logdetB", "float(np.sum(np.log(lam)))")]
     lines += [(str(s), pr(v)) for s, v in u.bindings]
     lines.append(("Z", "float(np.asarray(Z).reshape(()))"))
-    body, outs = cg._body([u.mean_rhs, u.cov_half], pr)
+    body, outs = cg.body_lines([u.mean_rhs, u.cov_half], pr)
     lines += body
-    src.append(cg._function("rhs", ("alpha", "Sigma", *pnames), lines, f"margin, {outs[0]}, {outs[1]}"))
+    src.append(cg.function_source("rhs", ("alpha", "Sigma", *pnames), lines, f"margin, {outs[0]}, {outs[1]}"))
     source = "\n\n\n".join(src) + "\n"
-    ns: dict[str, Any] = dict(cg._RUNTIME)
+    ns: dict[str, Any] = dict(cg.RUNTIME)
     exec(compile(source, f"<gaussflow projection: {closure.name}>", "exec"), ns)
     return source, (ns["margin_fn"], ns["rhs"])
 

@@ -235,6 +235,12 @@ def _derive_variant(v: Variant) -> Closure:
     return _derive(v)
 
 
+def clear_cache() -> None:
+    """Forget every derived closure (benchmarks of cold derivation)."""
+    _derive_cached.cache_clear()
+    _derive_variant.cache_clear()
+
+
 def derive(variant: str | Variant, **options: Any) -> Closure:
     """Derive the Gaussian closure of an attention variant.
 
@@ -266,4 +272,4 @@ def derive(variant: str | Variant, **options: Any) -> Closure:
     return _derive_cached(variant, tuple(sorted(options.items())))
 
 
-__all__ = ["Closure", "derive"]
+__all__ = ["Closure", "clear_cache", "derive"]
