@@ -14,7 +14,7 @@ no score formula is typed here. Each head's score is evaluated once, exactly, as
 (A = βKᵀQ for bilinear scores; for L2, A = βKᵀQ, R = −(β/2)KᵀK, P = −(β/2)QᵀQ). The x-only bracket
 cancels in every normalized kernel.
 
-Kernels (by the variant's ``normalization``; one registry, :data:`_KERNELS`):
+Kernels (by the variant's ``normalization``; one registry, :data:`gaussflow.kernels.NORMALIZATIONS`):
 
 * ``softmax`` (softmax, multi-head per head, L2): E_h[y | xᵢ] = Σⱼ e^{sᵢⱼ} xⱼ / Σⱼ e^{sᵢⱼ}, in row
   blocks of ``chunk`` rows with a streaming log-sum-exp over column blocks of ``chunk`` columns:
@@ -50,18 +50,22 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-import sympy as sp
 from scipy.integrate import RK45
-from scipy.special import expit
 
 from ._checks import as_array, check_positive, frozen_array
 from ._io import jsonable, load_npz, package_versions, save_npz
 from .attention import Attention
 from .gaussian import Gaussian
+from .kernels import NORMALIZATIONS
+from .kernels.field import (
+    SINKHORN_MAX_ITER,
+    Field,
+    ParticleOverflowError,
+    SinkhornConvergenceError,
+    numeric_heads,
+)
+from .kernels.sinkhorn import SinkhornResult, sinkhorn_plan
 from .status import Status
-from .symbolic.core import DIMS
-from .symbolic.core import x as _x
-from .symbolic.core import y as _y
 
 #: outcomes of a particle run (a subset of the one vocabulary, :class:`gaussflow.status.Status`)
 STATUSES: tuple[str, ...] = (Status.OK.value, Status.BLOWUP.value, Status.FAILED.value)
@@ -69,509 +73,17 @@ STATUSES: tuple[str, ...] = (Status.OK.value, Status.BLOWUP.value, Status.FAILED
 #: identifies the on-disk layout written by :meth:`ParticleTrajectory.save`
 FORMAT = "gaussflow.ParticleTrajectory/1"
 
-#: default row/column block size of the streaming kernels
-DEFAULT_CHUNK = 1024
-
-
-#: cap on Sinkhorn scaling iterations per velocity evaluation
-SINKHORN_MAX_ITER = 10_000
-
-
-class ParticleOverflowError(FloatingPointError):
-    """An unnormalized kernel e^{s} left the float64 range: the particle velocity is infinite."""
-
-
-class SinkhornConvergenceError(RuntimeError):
-    """The Sinkhorn scaling of a velocity evaluation missed its tolerance within the iteration cap."""
-
-
-# --------------------------------------------------------------------------- scores as numbers
-
-
-class _Poly:
-    """A matrix-valued polynomial of degree ≤ 2 in z = (x, y) ∈ ℝ^{2d}.
-
-    ``c[0]`` has shape (r, c), ``c[1]`` (r, c, 2d), ``c[2]`` (r, c, 2d, 2d):
-    value(z) = c[0] + c[1]·z + zᵀ c[2] z (contractions over the trailing axes).
-    """
-
-    def __init__(self, coeffs: dict[int, np.ndarray]) -> None:
-        self.c = coeffs
-
-    def __add__(self, other: _Poly) -> _Poly:
-        out = dict(self.c)
-        for k, v in other.c.items():
-            out[k] = out[k] + v if k in out else v
-        return _Poly(out)
-
-    def scale(self, a: float) -> _Poly:
-        return _Poly({k: a * v for k, v in self.c.items()})
-
-    def T(self) -> _Poly:
-        return _Poly({k: np.swapaxes(v, 0, 1) for k, v in self.c.items()})
-
-    def __matmul__(self, other: _Poly) -> _Poly:
-        out: dict[int, np.ndarray] = {}
-        for a, u in self.c.items():
-            for b, v in other.c.items():
-                if a + b > 2:
-                    if np.any(u) and np.any(v):
-                        raise NotImplementedError("score is not a polynomial of degree ≤ 2 in (x, y)")
-                    continue
-                # (r, k, *la) x (k, c, *lb) -> (r, c, *la, *lb)
-                w = np.moveaxis(np.tensordot(u, v, axes=([1], [0])), 1 + a, 1)
-                out[a + b] = out[a + b] + w if a + b in out else w
-        return _Poly(out)
-
-
-def _scalar_value(e: sp.Basic, values: Mapping[str, Any]) -> float:
-    sub = {s: sp.Float(float(values[s.name])) for s in e.free_symbols}
-    return float(e.xreplace(sub))
-
-
-def _poly(e: sp.Basic, values: Mapping[str, Any], dims: Mapping[sp.Basic, int], d: int) -> _Poly:
-    """Evaluate a matrix expression in x, y and the parameters to a :class:`_Poly`."""
-    m = 2 * d
-    if e == _x or e == _y:
-        lin = np.zeros((d, 1, m))
-        off = 0 if e == _x else d
-        lin[np.arange(d), 0, off + np.arange(d)] = 1.0
-        return _Poly({1: lin})
-    if isinstance(e, sp.MatrixSymbol):
-        return _Poly({0: np.asarray(values[e.name], dtype=float).reshape(int(dims.get(e.rows, e.rows)), -1)})
-    if isinstance(e, sp.Identity):
-        return _Poly({0: np.eye(int(dims.get(e.rows, e.rows)))})
-    if isinstance(e, sp.ZeroMatrix):
-        return _Poly({0: np.zeros((int(dims.get(e.rows, e.rows)), int(dims.get(e.cols, e.cols))))})
-    if isinstance(e, sp.Transpose):
-        return _poly(e.arg, values, dims, d).T()
-    if isinstance(e, sp.MatAdd):
-        terms = [_poly(a, values, dims, d) for a in e.args]
-        out = terms[0]
-        for t in terms[1:]:
-            out = out + t
-        return out
-    if isinstance(e, sp.MatMul):
-        coeff = 1.0
-        acc: _Poly | None = None
-        for a in e.args:
-            if not a.is_Matrix:
-                coeff *= _scalar_value(a, values)
-                continue
-            p = _poly(a, values, dims, d)
-            acc = p if acc is None else acc @ p
-        if acc is None:  # pragma: no cover - a MatMul always holds a matrix
-            raise NotImplementedError(f"scalar-only MatMul {e}")
-        return acc.scale(coeff)
-    if isinstance(e, sp.MatPow) and e.args[1].is_Integer and int(e.args[1]) >= 1:
-        base = _poly(e.args[0], values, dims, d)
-        out = base
-        for _ in range(int(e.args[1]) - 1):
-            out = out @ base
-        return out
-    raise NotImplementedError(f"particles: no numeric rule for {type(e).__name__}: {e}")
-
-
-@dataclass(frozen=True)
-class _Head:
-    """One head as numbers: s(x, y) = yᵀA x + yᵀR y + wᵀy + xᵀP x + uᵀx + c, value map C (d, d)."""
-
-    A: np.ndarray
-    R: np.ndarray
-    w: np.ndarray
-    P: np.ndarray
-    u: np.ndarray
-    c: float
-    C: np.ndarray
-
-    def col_terms(self, X: np.ndarray) -> np.ndarray:
-        """yⱼᵀR yⱼ + wᵀyⱼ, shape (n,)."""
-        return _quad_terms(X, self.R, self.w, 0.0)
-
-    def row_terms(self, X: np.ndarray) -> np.ndarray:
-        """xᵢᵀP xᵢ + uᵀxᵢ + c, shape (n,)."""
-        return _quad_terms(X, self.P, self.u, self.c)
-
-
-def _quad_terms(X: np.ndarray, M: np.ndarray, v: np.ndarray, c: float) -> np.ndarray:
-    """xᵢᵀM xᵢ + vᵀxᵢ + c for every row (zero blocks skipped: bilinear scores have none)."""
-    out = np.full(X.shape[0], c)
-    if np.any(M):
-        out += np.sum((X @ M) * X, axis=1)
-    if np.any(v):
-        out += X @ v
-    return out
-
-
-def _numeric_heads(attn: Attention) -> list[_Head]:
+def _make_field(attn: Attention, chunk: int | None, causal: bool, sinkhorn_tol: float) -> Field:
     v = attn.closure.variant
-    d = attn.d
-    values = attn.params
-    dims: dict[sp.Basic, int] = {}
-    for p in v.params:
-        if p.shape:
-            for sym, size in zip(p.shape, np.shape(values[p.name]), strict=False):
-                dims[DIMS[sym]] = int(size)
-    heads = []
-    for h in v.heads:
-        s = _poly(h.score, values, dims, d)
-        H2 = s.c.get(2, np.zeros((1, 1, 2 * d, 2 * d)))[0, 0]
-        H2 = 0.5 * (H2 + H2.T)
-        g = s.c.get(1, np.zeros((1, 1, 2 * d)))[0, 0]
-        c0 = float(s.c.get(0, np.zeros((1, 1)))[0, 0])
-        Cp = _poly(h.value, values, dims, d)
-        if set(Cp.c) != {0}:
-            raise NotImplementedError("particles: the value map must not depend on x or y")
-        heads.append(
-            _Head(A=2.0 * H2[d:, :d], R=H2[d:, d:].copy(), w=g[d:].copy(), P=H2[:d, :d].copy(),
-                  u=g[:d].copy(), c=c0, C=np.asarray(Cp.c[0], dtype=float))
-        )
-    return heads
-
-
-# --------------------------------------------------------------------------- Sinkhorn
-
-
-@dataclass(frozen=True, eq=False)
-class SinkhornResult:
-    """Output of :func:`sinkhorn_plan`.
-
-    Attributes
-    ----------
-    plan : ndarray, shape (n, n)
-        P = diag(eᶠ) e^{logK} diag(eᵍ), rows and columns summing to 1 (P = n·π for the coupling π
-        with marginals (1/n)·1).
-    f, g : ndarray, shape (n,)
-        Log potentials (warm start for the next call).
-    iterations : int
-        Scaling iterations (one row and one column update each).
-    row_error, col_error : float
-        max |P 1 − 1| and max |Pᵀ1 − 1|.
-    converged : bool
-        Both errors ≤ ``tol``.
-    """
-
-    plan: np.ndarray
-    f: np.ndarray
-    g: np.ndarray
-    iterations: int
-    row_error: float
-    col_error: float
-    converged: bool
-
-
-def _lse_rows(M: np.ndarray) -> np.ndarray:
-    mx = M.max(axis=1)
-    return mx + np.log(np.exp(M - mx[:, None]).sum(axis=1))
-
-
-def _sinkhorn_scaled(
-    logK: np.ndarray, f: np.ndarray, g: np.ndarray, tol: float, max_iter: int, absorb: float = 30.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, float]:
-    """Log-stabilized Sinkhorn (Schmitzer 2019): scale K̃ = exp(logK + f ⊕ g) by (u, v) and absorb
-    log u, log v into (f, g) whenever they leave [−absorb, absorb].
-
-    Returns (K̃, u, v, f, g, iterations, row_error) with the plan diag(u) K̃ diag(v): its column
-    sums are 1 to rounding and its row sums within ``row_error`` of 1. K̃ is overwritten in a work
-    buffer; ``logK`` is not modified.
-    """
-    n = logK.shape[0]
-    f = np.array(f, dtype=float)
-    g = np.array(g, dtype=float)
-    Kt = np.empty_like(logK)
-    it = 0
-    err = math.inf
-    while True:
-        np.add(logK, g[None, :], out=Kt)
-        Kt += f[:, None]
-        with np.errstate(over="ignore"):
-            np.exp(Kt, out=Kt)
-            ksum = Kt.sum(axis=0)
-            rsum = Kt.sum(axis=1)
-        u = np.ones(n)
-        tiny = 1e-280
-        if not (np.all(np.isfinite(ksum)) and np.all(np.isfinite(rsum)) and ksum.min() > tiny and rsum.min() > tiny):
-            # a row or column under/overflowed at these potentials: one exact log-domain sweep
-            g = -_lse_rows((logK + f[:, None]).T)
-            f = -_lse_rows(logK + g[None, :])
-            it += 1
-            if it >= max_iter:
-                raise SinkhornConvergenceError(f"Sinkhorn did not leave the under/overflow regime in {it} sweeps")
-            continue
-        v = np.ones(n)
-        restart = False
-        while it < max_iter:
-            it += 1
-            v = 1.0 / (Kt.T @ u)
-            r = Kt @ v
-            err = float(np.max(np.abs(u * r - 1.0)))
-            if err <= tol:
-                return Kt, u, v, f, g, it, err
-            u = 1.0 / r
-            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-                lu, lv = np.log(u), np.log(v)
-            if not (np.all(np.isfinite(lu)) and np.all(np.isfinite(lv))):
-                g = -_lse_rows((logK + f[:, None]).T)  # scaling left the float range: exact sweep
-                f = -_lse_rows(logK + g[None, :])
-                restart = True
-                break
-            if max(np.max(np.abs(lu)), np.max(np.abs(lv))) > absorb:
-                f = f + lu
-                g = g + lv
-                restart = True
-                break
-        if not restart:
-            return Kt, u, v, f, g, it, err
-
-
-def sinkhorn_plan(
-    logK: Any,
-    f: Any | None = None,
-    g: Any | None = None,
-    *,
-    tol: float = 1e-9,
-    max_iter: int = 100_000,
-) -> SinkhornResult:
-    """Doubly stochastic scaling of a positive n × n kernel given by its logarithm.
-
-    Finds potentials f, g with P = diag(eᶠ) e^{logK} diag(eᵍ) having all row and column sums 1
-    (P = n·π, π the entropic self-coupling of the empirical measure with marginals (1/n)·1). Runs
-    log-stabilized Sinkhorn: the kernel is exponentiated with the current potentials absorbed, so
-    nothing overflows, and the scalings are folded back into (f, g) whenever they grow.
-
-    Parameters
-    ----------
-    logK : array_like, shape (n, n)
-        Log kernel, e.g. the score matrix sᵢⱼ = s(xᵢ, xⱼ). Finite.
-    f, g : array_like, shape (n,), optional
-        Warm-start log potentials (default 0).
-    tol : float
-        Stop when max |P1 − 1| ≤ tol and max |Pᵀ1 − 1| ≤ tol.
-    max_iter : int
-        Cap on scaling iterations.
-
-    Returns
-    -------
-    SinkhornResult
-
-    Memory: O(n²) (the kernel and the plan).
-
-    References
-    ----------
-    Sinkhorn (1967); Schmitzer, "Stabilized sparse scaling algorithms for entropy regularized
-    transport problems", SIAM J. Sci. Comput. 41 (2019).
-    """
-    L = as_array("logK", logK, 2)
-    n = L.shape[0]
-    if L.shape != (n, n) or n == 0:
-        raise ValueError(f"`logK` must be a square (n, n) matrix with n ≥ 1; got shape {L.shape}")
-    f0 = np.zeros(n) if f is None else as_array("f", f, 1)
-    g0 = np.zeros(n) if g is None else as_array("g", g, 1)
-    for name, arr in (("f", f0), ("g", g0)):
-        if arr.shape != (n,):
-            raise ValueError(f"`{name}` must have shape ({n},); got shape {arr.shape}")
-    tol = check_positive("tol", tol)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"`max_iter` must be a positive integer; got {max_iter!r}")
-    Kt, u, v, f1, g1, it, _ = _sinkhorn_scaled(L, f0, g0, tol, max_iter)
-    Kt *= u[:, None]
-    Kt *= v[None, :]
-    row = float(np.max(np.abs(Kt.sum(axis=1) - 1.0)))
-    col = float(np.max(np.abs(Kt.sum(axis=0) - 1.0)))
-    return SinkhornResult(Kt, f1 + np.log(u), g1 + np.log(v), it, row, col, row <= tol and col <= tol)
-
-
-# --------------------------------------------------------------------------- kernels
-
-
-@dataclass
-class _Field:
-    """Γ[μⁿ] for one attention: numeric heads, block size, mask, and per-head Sinkhorn state."""
-
-    heads: list[_Head]
-    normalization: str
-    residual: bool
-    W_ff: np.ndarray | None
-    b_ff: np.ndarray | None
-    chunk: int | None
-    causal: bool
-    sinkhorn_tol: float
-    row_stop: int | None = None  # benchmarks only: evaluate the row blocks below this index
-    potentials: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    nfev: int = 0
-    sinkhorn_iterations: int = 0
-
-    def block(self, n: int) -> int:
-        return min(n, self.chunk if self.chunk is not None else DEFAULT_CHUNK)
-
-    def rows(self, n: int) -> range:
-        return range(0, n if self.row_stop is None else min(n, self.row_stop), self.block(n))
-
-    def __call__(self, X: np.ndarray) -> np.ndarray:
-        """Γ[μⁿ](xᵢ) for all rows of X (n, d) → (n, d)."""
-        self.nfev += 1
-        kernel = _KERNELS[self.normalization]
-        out = np.zeros_like(X)
-        for h, head in enumerate(self.heads):
-            M, m0 = kernel(self, h, head, X)
-            E = M - m0[:, None] * X if self.residual else M
-            out += E @ head.C.T
-        if self.W_ff is not None and self.b_ff is not None:
-            out += X @ self.W_ff.T + self.b_ff
-        return out
-
-
-def _augment(head: _Head, X: np.ndarray, shift_col: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Row factor [X Aᵀ, 0, 1] (shift column left 0) and column factor [X, 1, b] (b the y-only terms)."""
-    n, d = X.shape
-    L = np.empty((n, d + 2))
-    L[:, :d] = X @ head.A.T
-    L[:, d] = 0.0
-    L[:, d + 1] = 1.0
-    Y = np.empty((n, d + 2))
-    Y[:, :d] = X
-    Y[:, d] = 1.0
-    Y[:, d + 1] = head.col_terms(X)
-    if not shift_col:  # unnormalized kernels: the x-only terms are part of the weight
-        L[:, d] = head.row_terms(X)
-    return L, Y
-
-
-def _softmax_kernel(fld: _Field, h: int, head: _Head, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Streaming log-sum-exp: returns (E[y|xᵢ] (n, d), ones (n,))."""
-    n, d = X.shape
-    c = fld.block(n)
-    L, Y = _augment(head, X, shift_col=True)
-    Yw = Y[:, : d + 1]  # [xⱼ, 1]: weighted sums and normalizer from one product
-    out = np.ones((n, d + 1))
-    buf = np.empty(c * c)
-    tri = np.triu(np.ones((c, c), dtype=bool), 1) if fld.causal else None
-    for i0 in fld.rows(n):
-        i1 = min(i0 + c, n)
-        Li = L[i0:i1].copy()
-        acc = np.zeros((i1 - i0, d + 1))
-        first = True
-        for j0 in range(0, n, c):
-            if fld.causal and j0 >= i1:
-                break
-            j1 = min(j0 + c, n)
-            S = buf[: (i1 - i0) * (j1 - j0)].reshape(i1 - i0, j1 - j0)
-            np.matmul(Li, Y[j0:j1].T, out=S)  # sᵢⱼ − mᵢ (m = 0 on the first block)
-            diag = tri is not None and j0 == i0
-            if diag:
-                S[tri[: i1 - i0, : j1 - j0]] = -np.inf
-            if first:
-                m = S.max(axis=1)
-                S -= m[:, None]
-                Li[:, d] = -m
-                first = False
-            with np.errstate(over="ignore", invalid="ignore"):
-                np.exp(S, out=S)
-                new = acc + S @ Yw[j0:j1]
-            if not np.all(np.isfinite(new)):
-                # a score exceeded the running shift by > ~709: re-shift these rows exactly
-                np.matmul(Li, Y[j0:j1].T, out=S)
-                if diag:
-                    S[tri[: i1 - i0, : j1 - j0]] = -np.inf
-                with np.errstate(divide="ignore"):
-                    delta = np.maximum(S.max(axis=1), np.log(acc[:, d]))
-                acc *= np.exp(-delta)[:, None]
-                S -= delta[:, None]
-                Li[:, d] -= delta
-                np.exp(S, out=S)
-                new = acc + S @ Yw[j0:j1]
-            acc = new
-        out[i0:i1] = acc
-    return out[:, :d] / out[:, d : d + 1], np.ones(n)
-
-
-def _plain_kernel(phi: Callable[[np.ndarray], None], overflow: bool) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
-    def kernel(fld: _Field, h: int, head: _Head, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(1/n) Σⱼ φ(sᵢⱼ)(xⱼ, 1) in blocks: returns ((1/n)Σⱼ φ xⱼ (n, d), (1/n)Σⱼ φ (n,))."""
-        n, d = X.shape
-        c = fld.block(n)
-        L, Y = _augment(head, X, shift_col=False)
-        Yw = Y[:, : d + 1]
-        out = np.zeros((n, d + 1))
-        buf = np.empty(c * c)
-        tri = np.triu(np.ones((c, c), dtype=bool), 1) if fld.causal else None
-        for i0 in fld.rows(n):
-            i1 = min(i0 + c, n)
-            for j0 in range(0, n, c):
-                if fld.causal and j0 >= i1:
-                    break
-                j1 = min(j0 + c, n)
-                S = buf[: (i1 - i0) * (j1 - j0)].reshape(i1 - i0, j1 - j0)
-                np.matmul(L[i0:i1], Y[j0:j1].T, out=S)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    phi(S)
-                    if tri is not None and j0 == i0:
-                        S[tri[: i1 - i0, : j1 - j0]] = 0.0
-                    out[i0:i1] += S @ Yw[j0:j1]
-                if overflow and not np.all(np.isfinite(out[i0:i1])):
-                    raise ParticleOverflowError(
-                        "unnormalized attention overflowed: e^{s(x_i, x_j)} exceeds the float64 range "
-                        f"(s > {math.log(np.finfo(float).max):.2f}) for some pair among rows {i0}..{i1 - 1}; "
-                        "the mean-field velocity e^{αᵀAx + ½xᵀAᵀΣAx}·V(α + ΣAx) has become infinite "
-                        "for these tokens (finite-time blow-up of the unnormalized dynamics)"
-                    )
-        out /= n
-        return out[:, :d], out[:, d]
-
-    return kernel
-
-
-def _exp_inplace(S: np.ndarray) -> None:
-    np.exp(S, out=S)
-
-
-def _sigmoid_inplace(S: np.ndarray) -> None:
-    expit(S, out=S)
-
-
-def _sinkhorn_kernel(fld: _Field, h: int, head: _Head, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """V-free part of Sinkhorn attention: (Σⱼ Pᵢⱼ xⱼ, Σⱼ Pᵢⱼ) with P = n·π doubly stochastic."""
-    n = X.shape[0]
-    logK = (X @ head.A.T) @ X.T
-    logK += head.col_terms(X)[None, :]  # y-only terms cancel in the scaling; kept for the potentials
-    f, g = fld.potentials.get(h, (np.zeros(n), np.zeros(n)))
-    if f.shape != (n,):
-        f, g = np.zeros(n), np.zeros(n)
-    Kt, u, v, f1, g1, it, err = _sinkhorn_scaled(logK, f, g, fld.sinkhorn_tol, SINKHORN_MAX_ITER)
-    if err > fld.sinkhorn_tol:
-        raise SinkhornConvergenceError(
-            f"Sinkhorn missed its tolerance after {it} iterations (marginal error {err:.3g} > sinkhorn_tol = "
-            f"{fld.sinkhorn_tol:g}): the kernel e^s is close to a permutation (large β or spread-out tokens); "
-            "loosen `sinkhorn_tol` or shorten the horizon"
-        )
-    fld.sinkhorn_iterations += it
-    fld.potentials[h] = (f1 + np.log(u), g1 + np.log(v))
-    M = u[:, None] * (Kt @ (v[:, None] * X))
-    m0 = u * (Kt @ v)
-    return M, m0
-
-
-#: kernel by the variant's normalization
-_KERNELS: dict[str, Callable[[_Field, int, _Head, np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
-    "softmax": _softmax_kernel,
-    "sinkhorn": _sinkhorn_kernel,
-    "sigmoid": _plain_kernel(_sigmoid_inplace, overflow=False),
-    "none": _plain_kernel(_exp_inplace, overflow=True),
-}
-
-
-def _make_field(attn: Attention, chunk: int | None, causal: bool, sinkhorn_tol: float) -> _Field:
-    v = attn.closure.variant
-    if causal and v.normalization == "sinkhorn":
-        raise ValueError(
-            "`causal=True` is not defined for 'sinkhorn': a lower-triangular kernel has only the identity "
-            "as a doubly stochastic scaling (every token would attend only to itself)"
-        )
+    norm = NORMALIZATIONS[v.normalization]
+    if causal and norm.no_causal_form:
+        raise ValueError(f"`causal=True` is not defined for {v.normalization!r}: {norm.no_causal_form}")
     W_ff = b_ff = None
     if v.feedforward:
         W_ff = np.asarray(attn.params[v.param("W_ff").name], dtype=float)
         b_ff = np.asarray(attn.params[v.param("b_ff").name], dtype=float).reshape(-1)
-    return _Field(_numeric_heads(attn), v.normalization, v.residual, W_ff, b_ff, chunk, causal, sinkhorn_tol)
+    return Field(numeric_heads(attn), v.normalization, norm.particle_kernel, v.residual, W_ff, b_ff, chunk, causal,
+                 sinkhorn_tol)
 
 
 def _check_attn(attn: Any) -> Attention:
@@ -849,7 +361,7 @@ class _Run:
     dt: float | None = None
 
 
-def _rk4(fld: _Field, X0: np.ndarray, t_eval: np.ndarray, rec: _Recorder, bar: _Progress, opts: Mapping[str, Any]
+def _rk4(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: _Recorder, bar: _Progress, opts: Mapping[str, Any]
          ) -> _Run:
     """Classic RK4; each interval [t_k, t_{k+1}] is split into ⌈Δt/dt⌉ equal steps (lands on t_eval)."""
     dt = opts["dt"]
@@ -876,7 +388,7 @@ def _rk4(fld: _Field, X0: np.ndarray, t_eval: np.ndarray, rec: _Recorder, bar: _
     return run
 
 
-def _adaptive(fld: _Field, X0: np.ndarray, t_eval: np.ndarray, rec: _Recorder, bar: _Progress,
+def _adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: _Recorder, bar: _Progress,
               opts: Mapping[str, Any]) -> _Run:
     """Dormand–Prince RK45 (scipy's ``solve_ivp`` integrator class) on the flattened state; samples
     are read off its dense output, so only the current state is held in memory."""

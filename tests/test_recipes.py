@@ -89,3 +89,27 @@ def test_kinds_are_chosen_from_the_closure_data() -> None:
             closures.kind_of(gf.derive("softmax"))
         finally:
             closures.KINDS = original
+
+
+def test_recipe_add_a_normalization(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recipe "add a normalization": a toy normalization (the softmax rule and particle kernel under a new
+    name) registered by one line; a variant naming it runs through derive, solve, solve_batch and particles."""
+    from gaussflow.kernels import NORMALIZATIONS, Normalization
+    from gaussflow.kernels.softmax import NORMALIZATION as SOFTMAX
+
+    toy = Normalization(name="toy", summary="toy copy of softmax", rule="exponential tilting",
+                        expectation=SOFTMAX.expectation, phi=None, particle_kernel=SOFTMAX.particle_kernel)
+    monkeypatch.setitem(NORMALIZATIONS, "toy", toy)   # the registry line
+    A, V = sp.MatrixSymbol("A", d, d), sp.MatrixSymbol("V", d, d)
+    v = gf.Variant.from_score("toynorm", score=y.T * A * x, value=V, normalization="toy")
+    assert gf.derive(v).preserves_gaussian
+    att = gf.attention(v, A=np.eye(2), V=np.eye(2))
+    traj = gf.solve(att, gf.Gaussian([0.0, 0.0], np.eye(2)), (0.0, 1.0))
+    assert traj.status == "blowup" and abs(traj.t_blowup - 0.5) < 1e-8
+    res = gf.solve_batch(att, 0.5 * np.eye(2), (0.0, 2.0))
+    assert abs(res.t_blowup[0] - 1.0) < 1e-6
+    X = np.random.default_rng(2).standard_normal((300, 2))
+    ref = gf.particle_velocity(gf.attention("softmax", A=np.eye(2), V=np.eye(2)), X)
+    np.testing.assert_allclose(gf.particle_velocity(att, X), ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="normalization"):
+        gf.Variant.from_score("bad", score=y.T * A * x, value=V, normalization="nope")

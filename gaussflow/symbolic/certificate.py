@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..kernels import NORMALIZATIONS
 from .core import Sigma, alpha, x, y
-from .functions import logistic
 from .steps import Step
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,8 +107,8 @@ def nonclosure_certificate(v: Variant, x0: float = 0.0) -> Certificate:
     """Build the certificate for a variant whose Γ is not affine."""
     sub, syms = _scalarize(v)
     X, Y, a, s2 = syms["x"], syms["y"], syms["alpha"], syms["Sigma"]
-    if v.normalization in ("none", "sigmoid"):
-        phi = sp.exp if v.normalization == "none" else logistic
+    phi = NORMALIZATIONS[v.normalization].phi
+    if phi is not None:
         total = sp.S.Zero
         for head in v.heads:
             s = _as_scalar(head.score, sub)

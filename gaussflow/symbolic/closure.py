@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
+from ..kernels import NORMALIZATIONS
 from ..variants import Variant, get_variant
 from .certificate import Certificate, nonclosure_certificate
 from .core import NotAffineError, RuleError, Sigma, alpha, is_zero, jacobian, symmetrize, x
 from .explicit import ExplicitForm, explicit_form
-from .rules import QuadraticScore, analyze_score, couple, stein, tilt
+from .rules import QuadraticScore, analyze_score
 from .steps import Step, tex
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,17 +147,11 @@ def _head_velocity(
         a = A * x if is_zero(rest) else A * x + rest
         q = QuadraticScore(a, q.B, q.c, A)
     q = QuadraticScore(q.a, name(q.B, "B"), q.c, q.A)
-    rule = {"softmax": "exponential tilting", "sinkhorn": "Gaussian coupling (Sinkhorn)"}.get(
-        v.normalization, "Stein's lemma (score linear in y)")
+    norm = NORMALIZATIONS[v.normalization]
     try:
-        if v.normalization == "softmax":
-            m, more = tilt(q)
-        elif v.normalization == "sinkhorn":
-            m, more = couple(q)
-        else:
-            m, more = stein(q, "exp" if v.normalization == "none" else "sigmoid")
+        m, more = norm.expectation(q)
     except NotAffineError as exc:
-        raise RuleError(rule, head.score, str(exc)) from None
+        raise RuleError(norm.rule, head.score, str(exc)) from None
     value = name(head.value, "C")
     return m, value, steps + more
 

@@ -12,10 +12,13 @@ from typing import Literal
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
+from ..kernels import NORMALIZATIONS as _KERNELS
 from ..symbols import DIMS, d, scalar, x, y
 
 Normalization = Literal["softmax", "sinkhorn", "sigmoid", "none"]
-NORMALIZATIONS: tuple[str, ...] = ("softmax", "sinkhorn", "sigmoid", "none")
+#: the registered normalizations (one module each in :mod:`gaussflow.kernels`); the live registry
+#: :data:`gaussflow.kernels.NORMALIZATIONS` is what a Variant is validated against
+NORMALIZATIONS: tuple[str, ...] = tuple(_KERNELS)
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,9 @@ class Variant:
     options: tuple[tuple[str, object], ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.normalization not in NORMALIZATIONS:
+        if self.normalization not in _KERNELS:
             raise ValueError(
-                f"normalization must be one of {NORMALIZATIONS}; got {self.normalization!r}"
+                f"normalization must be one of {tuple(_KERNELS)}; got {self.normalization!r}"
             )
         if not self.heads:
             raise ValueError("a variant needs at least one head")

@@ -1,0 +1,16 @@
+"""Softmax normalization: E_h[y | x] = ∫ e^{s(x,y)} y dμ(y) / ∫ e^{s(x,y)} dμ(y)."""
+
+from __future__ import annotations
+
+from ..symbolic.rules import tilt
+from ._softmax_particles import softmax_kernel
+from .base import Normalization
+
+NORMALIZATION = Normalization(
+    name="softmax",
+    summary="softmax: e^{s} normalized over the attended tokens",
+    rule="exponential tilting",
+    expectation=tilt,
+    phi=None,
+    particle_kernel=softmax_kernel,
+)
