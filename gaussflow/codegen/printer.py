@@ -190,9 +190,14 @@ class Printer:
         rest_shapes = [int(v) for v in shapes[1:] if v is not None]
         order = chain_order(rest_shapes) if len(rest_shapes) > 2 else None
 
+        state_tail = "[..., None, :, :]"
+
         def paren(i: int, j: int) -> str:
             if i == j:
                 return parts[1 + i]
+            if j == i + 1 and parts[1 + i].startswith("stack") and parts[1 + j].endswith(state_tail):
+                # stacked heads times the shared state: one GEMM on the heads' rows, not H small ones
+                return f"_stack_matmul({parts[1 + i]}, {parts[1 + j][: -len(state_tail)]})"
             assert order is not None
             k_ = order[i][j]
             return f"({paren(i, k_)} @ {paren(k_ + 1, j)})"

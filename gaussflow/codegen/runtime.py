@@ -49,6 +49,14 @@ def _flat_heads(R: np.ndarray) -> np.ndarray:
     return R.reshape(*R.shape[:-3], R.shape[-3] * R.shape[-2], R.shape[-1])
 
 
+def _stack_matmul(S: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Stacked heads S (..., H, r, n) times X (..., n, m) shared by the heads, as one product on the
+    H·r rows: (..., H, r, m)."""
+    H, r, n = S.shape[-3:]
+    out = S.reshape(*S.shape[:-3], H * r, n) @ X
+    return out.reshape(*out.shape[:-2], H, r, X.shape[-1])
+
+
 def _trace(M: np.ndarray) -> np.ndarray:
     """Trace over the last two axes, kept as a (..., 1, 1) array so it broadcasts like a scalar."""
     return np.trace(M, axis1=-2, axis2=-1)[..., None, None]
@@ -77,8 +85,9 @@ def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
 
 def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
     """One LU factorization of X for several right-hand sides; returns X⁻¹R_i each."""
-    lead = np.broadcast_shapes(X.shape[:-2], *(r.shape[:-2] for r in rhs))
-    rhs = tuple(np.broadcast_to(r, lead + r.shape[-2:]) for r in rhs)
+    if X.ndim > 2:  # batched (X holds Σ): give every right-hand side the batch axes
+        lead = np.broadcast_shapes(X.shape[:-2], *(r.shape[:-2] for r in rhs))
+        rhs = tuple(np.broadcast_to(r, lead + r.shape[-2:]) for r in rhs)
     sol = np.linalg.solve(X, np.concatenate(rhs, axis=-1))
     if len(rhs) == 2:
         w = rhs[0].shape[-1]
@@ -102,6 +111,7 @@ RUNTIME: dict[str, Any] = {
     "_add_eye_": _add_eye_,
     "_colsum": _colsum,
     "_trace": _trace,
+    "_stack_matmul": _stack_matmul,
     "_flat_heads": _flat_heads,
     "_logistic_moment": _logistic_moment,
 }

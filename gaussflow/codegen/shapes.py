@@ -79,7 +79,7 @@ def chain_order(shapes: list[int]) -> list[list[int]]:
             cost[i][j] = -1
             for k_ in range(i, j):
                 c_ = cost[i][k_] + cost[k_ + 1][j] + shapes[i] * shapes[k_ + 1] * shapes[j + 1]
-                if cost[i][j] < 0 or c_ < cost[i][j]:
+                if cost[i][j] < 0 or c_ <= cost[i][j]:  # ties: group from the left
                     cost[i][j], split[i][j] = c_, k_
     return split
 
