@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -253,6 +254,7 @@ def attention(
     return Attention(closure, values, d, prepared, compiled)
 
 
+@functools.lru_cache(maxsize=128)
 def _bilinear(v: Variant, group: bool) -> bool:
     """Every head's score is β⟨Qx, Ky⟩ in its own (Q, K, β) parameters (grouped per head or not)."""
     by_role: dict[int, dict[str, Param]] = {}

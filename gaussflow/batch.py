@@ -152,11 +152,14 @@ class BatchedClosure:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """(α̇ (B, d, 1), Σ̇ (B, d, d)) from the generated ``moments`` at α (B, d, 1), Σ (B, d, d)."""
         m, S = self._moments(alpha, Sigma, *prep)
-        return np.broadcast_to(m, alpha.shape), np.broadcast_to(S, Sigma.shape)
+        if m.shape != alpha.shape:
+            m = np.broadcast_to(m, alpha.shape)
+        return m, (S if S.shape == Sigma.shape else np.broadcast_to(S, Sigma.shape))
 
     def jacobian(self, alpha: np.ndarray, Sigma: np.ndarray, prep: tuple[Any, ...]) -> np.ndarray:
         """J = ∂Γ/∂x (B, d, d) from the generated ``jacobian``."""
-        return np.broadcast_to(self._jacobian(alpha, Sigma, *prep), Sigma.shape)
+        J = self._jacobian(alpha, Sigma, *prep)
+        return J if J.shape == Sigma.shape else np.broadcast_to(J, Sigma.shape)
 
 
 class _Form:

@@ -297,6 +297,17 @@ def body_lines(outputs: list[sp.Basic], pr: Printer) -> tuple[list[tuple[str, st
     return lines, [pr(o) for o in outs]
 
 
+_LOWRANK: dict[Any, dict[sp.Basic, sp.Basic]] = {}
+
+
+def _lowrank(c: Closure, num: dict[sp.Symbol, int]) -> dict[sp.Basic, sp.Basic]:
+    """:func:`lowrank_definitions` memoized per (variant, sizes): it runs on every ``attention()``."""
+    key = (c.variant, tuple(sorted((str(k_), v) for k_, v in num.items())))
+    if key not in _LOWRANK:
+        _LOWRANK[key] = lowrank_definitions(c, num)
+    return _LOWRANK[key]
+
+
 def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> CompiledClosure:
     """Generate (once per variant, then cached) the NumPy functions of a closure.
 
@@ -310,7 +321,7 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
         shapes; such code is cached per (variant, sizes). Otherwise the generic code is returned.
     """
     num = {DIMS[k_]: int(v) for k_, v in (dims or {}).items() if k_ in DIMS}
-    expand = lowrank_definitions(c, num) if num else {}
+    expand = _lowrank(c, num) if num else {}
     if not expand:
         num = {}
     key: Any = (c.variant, tuple(sorted((str(k_), v) for k_, v in num.items()))) if expand else c.variant
