@@ -54,15 +54,28 @@ def test_draws_reproducible_and_as_specified() -> None:
     np.testing.assert_array_equal(Df["V"], np.random.randn(2, 2))
 
 
-def test_rank_draws_reproducible() -> None:
-    Q1, V1, S1 = R.rank_draws("l2", "random", 4, samples=5)
-    Q2, V2, S2 = R.rank_draws("l2", "random", 4, samples=5)
-    np.testing.assert_array_equal(S1, S2)
-    np.testing.assert_array_equal(V1, V2)
-    assert Q1[0].shape == (2, 4) and all(np.array_equal(a, b) for a, b in zip(Q1, Q2, strict=True))
+def test_rank_draws_one_sequence_per_list() -> None:
+    Q1, V1 = R.rank_draws("l2", "random")
+    Q2, V2 = R.rank_draws("l2", "random")
+    assert len(Q1) == len(V1) == 300
+    assert all(np.array_equal(a, b) for a, b in zip(Q1 + V1, Q2 + V2, strict=True))
+    # seed 40, then Q for d = 3 (100×), 4 (100×), 5 (100×) in one stream; seed 27, one V = MᵀM per sample
+    np.random.seed(40)
+    Qs = [np.random.randn(d // 2, d) for d in np.repeat([3, 4, 5], 100)]
     np.random.seed(27)
-    M = np.random.randn(4, 4)
-    np.testing.assert_array_equal(V1, M.T @ M)
+    Ms = [np.random.randn(d, d) for d in np.repeat([3, 4, 5], 100)]
+    for m in (0, 99, 100, 150, 299):
+        np.testing.assert_array_equal(Q1[m], Qs[m])
+        np.testing.assert_array_equal(V1[m], Ms[m].T @ Ms[m])
+    assert Q1[150].shape == (2, 4) and Q1[250].shape == (2, 5)
+    Qi, Vi = R.rank_draws("softmax", "identity")
+    np.testing.assert_array_equal(Qi[120], Qs[120])
+    np.testing.assert_array_equal(Vi[250], np.eye(5))
+    S = R.sigma0_stream(4, 3)
+    np.random.seed(41)
+    for k in range(3):
+        M = np.random.randn(4, 4)
+        np.testing.assert_array_equal(S[k], M @ M.T)
 
 
 def test_initial_grid() -> None:
@@ -148,35 +161,67 @@ def test_batched_rhs_equals_generated_moment_rhs(key: str) -> None:
 
 def test_batched_rhs_heterogeneous_d5() -> None:
     rng = np.random.default_rng(5)
-    Qs, V, S = R.rank_draws("l2", "random", 5, samples=3)
-    plist = [R.l2_params(Q, -Q, V) for Q in Qs]
+    Qs, Vs = R.rank_draws("l2", "random")
+    plist = [R.l2_params(Q, -Q, V) for Q, V in zip(Qs[200:203], Vs[200:203], strict=True)]
     stacked = {k: np.stack([p[k] for p in plist]) if np.ndim(plist[0][k]) else plist[0][k] for k in plist[0]}
-    B = R.sigma_rhs("l2", stacked, S[:3])
+    S = R.sigma0_stream(5, 3)
+    B = R.sigma_rhs("l2", stacked, S)
     for m in range(3):
         ref = gf.attention("l2", **plist[m]).moment_rhs(rng.standard_normal(5), S[m])[1]
         np.testing.assert_allclose(B[m], ref, rtol=1e-10, atol=1e-10)
 
 
-def test_euler_scheme_against_a_hand_loop() -> None:
+def _authors_evolution(S: np.ndarray, rhs: object, step: float, tol: float, tol_high: float,
+                       max_iter: int) -> tuple[str, int, np.ndarray]:
+    """The authors' ``evolution`` loop retyped (status, printed iteration, last entry of their list)."""
+    S_list = []
+    for i in range(max_iter):
+        S_list.append(S.copy())
+        D = rhs(S)
+        c = np.linalg.norm(D)
+        w, U = np.linalg.eigh(S + step * D)
+        w[w < 0] = 1e-14
+        S = U.dot(np.diag(w).dot(U.T))
+        if c < tol:
+            return "converged", i, S_list[-1]
+        if np.trace(S) > tol_high:
+            return "diverged", i, S_list[-1]
+    return "max_iter", max_iter, S_list[-1]
+
+
+def test_euler_scheme_against_the_authors_loop() -> None:
     D = R.draws("f")
     p = R.softmax_params(D["Q"], D["K"], D["V"])
-    S0 = R.initial_grid(4, 1.0)
-    res = R.euler_sigma("softmax", p, S0, step=0.05, tol=1e-3, tol_high=50.0, max_iter=400)
+    S0 = np.concatenate([R.initial_grid(5, 1.0), 10.0 * R.initial_grid(5, 1.0)])
+    res = R.euler_sigma("softmax", p, S0, step=0.05, tol=1e-3, tol_high=50.0, max_iter=100)
+    assert set(res.status) == {"converged", "diverged", "max_iter"}
+
+    def rhs(S: np.ndarray) -> np.ndarray:
+        P = np.dot(np.dot(p["V"], S), np.dot(p["A"], S))
+        return P + P.T
+
     for m in range(len(S0)):
-        S, status, it = S0[m].copy(), "max_iter", 400
-        for i in range(400):
-            Sd = p["V"] @ S @ p["A"] @ S
-            Sd = Sd + Sd.T
-            if np.linalg.norm(Sd) < 1e-3:
-                status, it = "converged", i
-                break
-            w, U = np.linalg.eigh(S + 0.05 * Sd)
-            S = (U * np.maximum(w, 1e-14)) @ U.T
-            if np.trace(S) > 50.0:
-                status, it = "diverged", i + 1
-                break
+        status, it, last = _authors_evolution(S0[m].copy(), rhs, 0.05, 1e-3, 50.0, 100)
         assert (res.status[m], res.iters[m]) == (status, it)
-        np.testing.assert_allclose(res.final[m], S, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.final[m], last, rtol=1e-9, atol=1e-12)
+
+
+def test_rank_chain_equals_the_sequential_loop() -> None:
+    """Speculative batching gives the authors' create_histograms order: retries consume the next Σ₀."""
+    Qs, Vs = R.rank_draws("softmax", "random")
+    plist = [R.softmax_params(Q, -Q, V) for Q, V in zip(Qs[200:205], Vs[200:205], strict=True)]
+    kw = {"step": 0.02, "tol": 5e-5, "max_iter": 1500}
+    ch = R.rank_chain("softmax", plist, n_max=25, chunk=64, **kw)
+    stream = R.sigma0_stream(5, 25)
+    i = k = 0
+    seq = []
+    while i < len(plist) and k < 25:
+        r = R.euler_sigma("softmax", plist[i], stream[k][None], **kw)
+        seq.append((i, k, r.status[0], int(r.iters[0])))
+        i += r.status[0] == "converged"
+        k += 1
+    assert ch.attempts == seq
+    assert len({a[2] for a in seq}) >= 2  # the loop did retry
 
 
 def test_psd_projection_clips() -> None:
@@ -184,7 +229,7 @@ def test_psd_projection_clips() -> None:
     P, clipped = R.psd_project(S)
     assert clipped.tolist() == [True, False]
     np.testing.assert_allclose(np.linalg.eigvalsh(P[0]), [1e-14, 1.0], atol=1e-15)
-    np.testing.assert_array_equal(P[1], S[1])
+    np.testing.assert_allclose(P[1], S[1], atol=1e-15)  # reconstructed, as the authors' projection does
 
 
 # ------------------------------------------------------------------------------------------------ exact scheme
