@@ -211,3 +211,20 @@ def test_sigma_only_fast_path_and_full_form() -> None:
     for i in range(4):
         ref = solve(att, (np.zeros(3), S0[i]), (0.0, 0.5))
         np.testing.assert_allclose(a.Sigma_final[i], ref.cov[-1], atol=1e-8)
+
+
+def test_mean_history_matches_solve_samples() -> None:
+    """With a mean and t_eval, α is recorded like Σ and member(i) carries it; values = solve's samples."""
+    rng = np.random.default_rng(8)
+    att = _random_attention("softmax", {"feedforward": True}, 2, rng)
+    te = np.linspace(0.0, 0.5, 6)
+    m0 = np.array([[0.3, -0.2], [0.0, 0.5]])
+    res = solve_batch(att, np.eye(2), (0.0, 0.5), mean0=m0, t_eval=te, rtol=1e-10, atol=1e-12,
+                      stationary_tol=None)
+    assert res.mean_history is not None and res.mean_history.shape == (2, 6, 2)
+    for b in range(2):
+        ref = solve(att, (m0[b], np.eye(2)), (0.0, 0.5), t_eval=te, stationary_tol=None)
+        np.testing.assert_allclose(res.mean_history[b], ref.mean, atol=1e-8)
+        np.testing.assert_allclose(res.history[b], ref.cov, atol=1e-8)
+        mem = res.member(b)
+        assert mem.mean is not None and mem.mean.shape == (mem.t.size, 2)
