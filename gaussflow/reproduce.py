@@ -847,7 +847,17 @@ AUTHORS_2D: dict[str, dict[str, Any]] = {
     "f/multi-head H=1": {"counts": {"converged": 590, "diverged": 57, "max_iter": 1},
         "directions_deg": [(172, 591), (79, 57)]},
 }
-AUTHORS_RANKS: dict[str, dict[str, Any]] = {}
+AUTHORS_RANKS: dict[str, dict[str, Any]] = {
+    "softmax_identity_d3": {"histogram": {"0": 3, "1": 48, "2": 49}, "exceptions": 0, "attempts": 100},
+    "softmax_identity_d4": {"histogram": {"0": 11, "1": 47, "2": 42}, "exceptions": 0, "attempts": 100},
+    "softmax_identity_d5": {"histogram": {"1": 5, "2": 54, "3": 41}, "exceptions": 0, "attempts": 103},
+    "l2_identity_d3": {"histogram": {"1": 32, "2": 68}, "exceptions": 0, "attempts": 100},
+    "l2_identity_d4": {"histogram": {"1": 31, "2": 69}, "exceptions": 0, "attempts": 100},
+    "l2_identity_d5": {"histogram": {"2": 46, "3": 54}, "exceptions": 0, "attempts": 100},
+    "l2_random_d3": {"histogram": {"1": 50, "2": 50}, "exceptions": 0, "attempts": 101},
+    "l2_random_d4": {"histogram": {"0": 4, "1": 64, "2": 32}, "exceptions": 0, "attempts": 102},
+    "l2_random_d5": {"histogram": {"1": 22, "2": 68, "3": 10}, "exceptions": 0, "attempts": 107},
+}
 
 #: per cell: Euler steps for d = 3, 4, 5, tol, max_iter, n_max (attempts per dimension)
 RANK_STEPS: dict[tuple[str, str], tuple[tuple[float, float, float], float, int, int]] = {
@@ -979,13 +989,24 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
         # Predicted path: a sample converges at its first attempt not known to have failed (failures are
         # mostly quick divergences, known after one chunk); each sample on the path also gets the next
         # few attempts as a hedge, more where failures have been frequent (r per success so far).
+        # A pair still running well past the usual convergence time will likely hit max_iter: the path
+        # then goes on as if it failed (the pair keeps running; if it converges after all, replay corrects).
         n_conv = sum(1 for q, v in done.items() if v[0] == "converged" and q[0] < i0)
         r = (k0 - i0) / max(n_conv, 1)
+        conv_iters = [v[1] for v in done.values() if v[0] == "converged"]
+        old = max(2 * chunk, int(1.5 * np.percentile(conv_iters, 90))) if len(conv_iters) >= 5 else max_iter
+        age = dict(zip(map(tuple, pairs.tolist()), it.tolist(), strict=True))
         want: set[tuple[int, int]] = {(i0, k0 + f) for f in range(1 + min(2 ** fails, 64))}
         i, k = i0, k0
         while i < n and k < n_max and i < i0 + lookahead:
-            while (i, k) in done and done[(i, k)][0] != "converged":
-                k += 1
+            while k < n_max:
+                if (i, k) in done and done[(i, k)][0] != "converged":
+                    k += 1
+                elif age.get((i, k), 0) > old:
+                    want.add((i, k))
+                    k += 1
+                else:
+                    break
             want.update((i, k + f) for f in range(2 + math.ceil(r)))
             i, k = i + 1, k + 1
         return {q for q in want if q[1] < n_max}

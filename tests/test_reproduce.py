@@ -232,6 +232,104 @@ def test_psd_projection_clips() -> None:
     np.testing.assert_allclose(P[1], S[1], atol=1e-15)  # reconstructed, as the authors' projection does
 
 
+# ------------------------------------------------------------------------------------------------ the authors' code
+# Reference facts: what the authors' code prints (github vcastin/2025-transformers-PDEs, commit 53ad7f3, BSD-3;
+# NumPy 2.4.6). Produced outside the project with
+#   git --git-dir=<fetched repo> archive HEAD | tar -x -C /tmp/peer_castin
+#   cd /tmp/peer_castin && MPLBACKEND=Agg python driver.py 2d_plots.py out_2d.json
+# where driver.py (scratch, not part of gaussflow) stubs plt.show, plt.savefig, plot_evolution and
+# plot_evolution_2d, wraps utils.evolution to record each call's printed line ("Converged in i iterations" /
+# "Diverged in i iterations" / "Did not converge") and the last Σ of the returned list, then runs the unchanged
+# script with runpy.run_path. Counts = printed lines per run; directions = angle of the top eigenvector of that
+# last Σ, rounded to degrees, the three most frequent (ties: smaller angle first).
+AUTHORS_2D = {
+    "a/softmax": {"counts": {"converged": 100}, "directions_deg": [(128, 100)]},
+    "a/L2": {"counts": {"converged": 100}, "directions_deg": [(128, 100)]},
+    "a/multi-head H=2": {"counts": {"converged": 100}, "directions_deg": [(130, 100)]},
+    "a/Sinkhorn": {"counts": {"converged": 100}, "directions_deg": [(128, 100)]},
+    "b/softmax": {"counts": {"converged": 100}, "directions_deg": [(156, 81), (157, 11), (155, 8)]},
+    "b/L2": {"counts": {"converged": 100}, "directions_deg": [(156, 91), (157, 6), (155, 3)]},
+    "c/multi-head H=2": {"counts": {"converged": 100}, "directions_deg": [(107, 5), (114, 5), (100, 4)]},
+    "d/softmax": {"counts": {"converged": 263, "max_iter": 13}, "directions_deg": [(172, 146), (122, 126), (173, 3)]},
+    "d/L2": {"counts": {"converged": 270, "max_iter": 6}, "directions_deg": [(172, 148), (122, 127), (173, 1)]},
+    "e/softmax": {"counts": {"diverged": 1184}, "directions_deg": [(62, 21), (68, 15), (72, 15)]},
+    "e/multi-head H=2": {"counts": {"diverged": 1184}, "directions_deg": [(87, 155), (88, 146), (86, 141)]},
+    "e/L2": {"counts": {"diverged": 1184}, "directions_deg": [(140, 37), (144, 36), (139, 35)]},
+    "e/Sinkhorn": {"counts": {"diverged": 1184}, "directions_deg": [(62, 21), (68, 15), (72, 15)]},
+    "f/softmax": {"counts": {"converged": 591, "diverged": 57}, "directions_deg": [(172, 591), (79, 57)]},
+    "f/L2": {"counts": {"converged": 642, "diverged": 6}, "directions_deg": [(172, 643), (79, 2), (147, 1)]},
+    "f/multi-head H=1": {"counts": {"converged": 590, "diverged": 57, "max_iter": 1},
+        "directions_deg": [(172, 591), (79, 57)]},
+}
+#: runs fast enough for the test suite (e/L2 takes ~15 s; all 16 are compared in the report by `make run`)
+FAST_2D = ("a/softmax", "a/L2", "a/multi-head H=2", "a/Sinkhorn", "b/softmax", "b/L2", "c/multi-head H=2",
+           "d/softmax", "d/L2", "e/softmax", "e/multi-head H=2", "e/Sinkhorn", "f/softmax", "f/L2",
+           "f/multi-head H=1")
+
+
+def test_report_constants_are_the_reference_facts() -> None:
+    assert {k: {"counts": v["counts"], "directions_deg": [tuple(x) for x in v["directions_deg"]]}
+            for k, v in R.AUTHORS_2D.items()} == AUTHORS_2D
+    assert set(AUTHORS_2D) == {f"{k}/{r.label}" for k in "abcdef" for r in R.experiment(k).runs}
+
+
+@pytest.mark.parametrize("name", FAST_2D)
+def test_faithful_euler_prints_what_the_authors_code_prints(name: str) -> None:
+    key, label = name.split("/")
+    exp = R.experiment(key)
+    run = next(r for r in exp.runs if r.label == label)
+    S0 = R.initial_grid(exp.grid, exp.half_width)
+    eu = R.euler_sigma(run.variant, run.params, S0, step=run.step, tol=run.tol, tol_high=run.tol_high,
+                       max_iter=run.max_iter)
+    from collections import Counter
+
+    assert dict(Counter(eu.status.tolist())) == AUTHORS_2D[name]["counts"]
+    assert [(int(a), k) for a, k in R._top_angles([R._direction(S) for S in eu.final])] == \
+        AUTHORS_2D[name]["directions_deg"]
+
+
+# Rank cells, same provenance: cd /tmp/peer_castin && MPLBACKEND=Agg python driver.py histograms.py out_hist.json
+# 1,2,3,6,7,8,4 (driver.py as above, executing the script's "# %%" cells in that order in one namespace, which
+# changes no count: every cell reseeds; create_histograms is wrapped to record its returned rank lists).
+# histogram = their rank_lists[j]; exceptions = converged runs not in it ("Rank too high"); attempts = their
+# evolution() calls for that dimension.
+AUTHORS_RANKS = {
+    "softmax_identity_d3": {"histogram": {"0": 3, "1": 48, "2": 49}, "exceptions": 0, "attempts": 100},
+    "softmax_identity_d4": {"histogram": {"0": 11, "1": 47, "2": 42}, "exceptions": 0, "attempts": 100},
+    "softmax_identity_d5": {"histogram": {"1": 5, "2": 54, "3": 41}, "exceptions": 0, "attempts": 103},
+    "l2_identity_d3": {"histogram": {"1": 32, "2": 68}, "exceptions": 0, "attempts": 100},
+    "l2_identity_d4": {"histogram": {"1": 31, "2": 69}, "exceptions": 0, "attempts": 100},
+    "l2_identity_d5": {"histogram": {"2": 46, "3": 54}, "exceptions": 0, "attempts": 100},
+    "l2_random_d3": {"histogram": {"1": 50, "2": 50}, "exceptions": 0, "attempts": 101},
+    "l2_random_d4": {"histogram": {"0": 4, "1": 64, "2": 32}, "exceptions": 0, "attempts": 102},
+    "l2_random_d5": {"histogram": {"1": 22, "2": 68, "3": 10}, "exceptions": 0, "attempts": 107},
+}
+#: full cells fast enough for the test suite (all 12 are compared in the report by `make run`)
+FAST_RANKS = ("softmax_identity_d3", "l2_identity_d3", "l2_identity_d4")
+
+
+def test_report_rank_constants_are_the_reference_facts() -> None:
+    assert R.AUTHORS_RANKS == AUTHORS_RANKS
+
+
+@pytest.mark.parametrize("cell", FAST_RANKS)
+def test_rank_loop_prints_what_the_authors_code_prints(cell: str) -> None:
+    variant, vtype, dd = cell.split("_")
+    d = int(dd[1:])
+    j = R.RANK_DIMS.index(d)
+    steps, tol, max_iter, n_max = R.RANK_STEPS[(variant, vtype)]
+    Qs, Vs = R.rank_draws(variant, vtype)
+    plist = [R._rank_params(variant, Qs[100 * j + i], Vs[100 * j + i]) for i in range(100)]
+    ch = R.rank_chain(variant, plist, step=steps[j], tol=tol, max_iter=max_iter, n_max=n_max)
+    ranks = [int(np.sum(np.linalg.eigvalsh(F) > 0.1)) for F in ch.finals]
+    kept = [r for r in ranks if r <= (d + 1) // 2]
+    from collections import Counter
+
+    got = {"histogram": {str(k): v for k, v in sorted(Counter(kept).items())},
+           "exceptions": len(ranks) - len(kept), "attempts": len(ch.attempts)}
+    assert got == AUTHORS_RANKS[cell]
+
+
 # ------------------------------------------------------------------------------------------------ exact scheme
 def test_exact_blowup_time_experiment_e_softmax() -> None:
     exp = R.experiment("e")
