@@ -45,15 +45,14 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.integrate import RK45
 
 from ._checks import as_array, check_positive, frozen_array
-from ._io import jsonable, load_npz, package_versions, save_npz
+from ._io import jsonable, package_versions
 from .attention import Attention
 from .gaussian import Gaussian
 from .kernels import NORMALIZATIONS
@@ -65,6 +64,7 @@ from .kernels.field import (
     numeric_heads,
 )
 from .kernels.sinkhorn import SinkhornResult, sinkhorn_plan
+from .results import MomentSeries, params_from_json
 from .status import Status
 
 #: outcomes of a particle run (a subset of the one vocabulary, :class:`gaussflow.status.Status`)
@@ -153,7 +153,7 @@ class ParticleTrajectoryError(RuntimeError):
 
 
 @dataclass(frozen=True, eq=False)
-class ParticleTrajectory:
+class ParticleTrajectory(MomentSeries):
     """Empirical moments (and optionally positions) of a particle cloud at the requested times.
 
     Attributes
@@ -187,6 +187,11 @@ class ParticleTrajectory:
         Sinkhorn iterations, wall time, ...
     versions : Mapping[str, str]
     """
+
+    FORMAT: ClassVar[str] = FORMAT
+    ARRAYS: ClassVar[tuple[str, ...]] = ("t", "mean", "cov", "X")
+    ERROR: ClassVar[type[Exception]] = ParticleTrajectoryError
+    OK: ClassVar[tuple[str, ...]] = ("ok",)
 
     t: np.ndarray
     mean: np.ndarray
@@ -243,26 +248,10 @@ class ParticleTrajectory:
         object.__setattr__(self, "solver", MappingProxyType(dict(self.solver)))
         object.__setattr__(self, "versions", MappingProxyType({str(k): str(v) for k, v in self.versions.items()}))
 
-    @property
-    def d(self) -> int:
-        return int(self.mean.shape[1])
-
-    def __len__(self) -> int:
-        return int(self.t.shape[0])
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def law(self, i: int = -1) -> Gaussian:
-        """N(mean[i], cov[i]): the Gaussian with the cloud's empirical moments at sample ``i``."""
-        return Gaussian(self.mean[i], self.cov[i])
-
-    def raise_for_status(self) -> ParticleTrajectory:
-        """Raise :class:`ParticleTrajectoryError` with :attr:`message` unless ``status == "ok"``."""
-        if self.status != "ok":
-            raise ParticleTrajectoryError(f"{self.status}: {self.message}")
-        return self
+    def raise_for_status(self, allowed: tuple[str, ...] | None = None) -> ParticleTrajectory:
+        """Raise :class:`ParticleTrajectoryError` with :attr:`message` unless ``status`` is allowed
+        (default ``"ok"``); returns ``self``."""
+        return super().raise_for_status(allowed)
 
     def metadata(self) -> dict[str, Any]:
         """Everything but the arrays, as plain JSON types (parameters as nested lists)."""
@@ -273,29 +262,15 @@ class ParticleTrajectory:
             "versions": dict(self.versions),
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``t``, ``mean``, ``cov`` (and ``X``) plus the JSON :meth:`metadata` to one ``.npz``.
-
-        Written to a temporary file in the target directory, then moved into place with
-        ``os.replace`` (readers never see a partial file). The path is used as given.
-        """
-        arrays = {"t": self.t, "mean": self.mean, "cov": self.cov}
-        if self.X is not None:
-            arrays["X"] = self.X
-        return save_npz(path, arrays, self.metadata())
-
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ParticleTrajectory:
         """Read a file written by :meth:`save` (never unpickles)."""
-        arrays, meta = load_npz(path, {"t", "mean", "cov"}, "ParticleTrajectory")
-        t, mean, cov, X = arrays["t"], arrays["mean"], arrays["cov"], arrays.get("X")
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"`path` has format {meta.get('format')!r}; expected {FORMAT!r}")
+        arrays, meta = cls._read(path)
         return cls(
-            t=t, mean=mean, cov=cov, n=meta["n"], X=X, status=meta["status"], message=meta["message"],
-            nfev=meta["nfev"], steps=meta["steps"], variant=meta["variant"],
-            params={k: np.asarray(v, dtype=float) if isinstance(v, list) else v for k, v in meta["params"].items()},
-            solver=meta["solver"], versions=meta["versions"],
+            t=arrays["t"], mean=arrays["mean"], cov=arrays["cov"], n=meta["n"], X=arrays.get("X"),
+            status=meta["status"], message=meta["message"], nfev=meta["nfev"], steps=meta["steps"],
+            variant=meta["variant"], params=params_from_json(meta["params"]), solver=meta["solver"],
+            versions=meta["versions"],
         )
 
     def __repr__(self) -> str:

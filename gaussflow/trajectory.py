@@ -13,19 +13,18 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from ._checks import frozen_array
-from ._io import jsonable, load_npz, package_versions, save_npz
-from .gaussian import Gaussian
+from ._io import jsonable, package_versions
+from .results import MomentSeries, params_from_json
 from .status import STATUSES, Status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spectrum import Regime, Spectrum
+    from .spectrum import Regime
 
 #: identifies the on-disk layout written by :meth:`Trajectory.save`
 FORMAT = "gaussflow.Trajectory/1"
@@ -46,7 +45,7 @@ def _frozen_param(value: Any) -> float | np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class Trajectory:
+class Trajectory(MomentSeries):
     """Sampled Gaussian moment trajectory N(mean[i], cov[i]) at times t[i].
 
     Attributes
@@ -79,6 +78,10 @@ class Trajectory:
 
     All arrays are read-only copies; every entry is finite (checked).
     """
+
+    FORMAT: ClassVar[str] = FORMAT
+    ERROR: ClassVar[type[Exception]] = TrajectoryError
+    OK: ClassVar[tuple[str, ...]] = ("ok", "converged")
 
     t: np.ndarray
     mean: np.ndarray
@@ -128,38 +131,10 @@ class Trajectory:
 
     # ------------------------------------------------------------------ views
 
-    @property
-    def d(self) -> int:
-        return int(self.mean.shape[1])
-
-    def __len__(self) -> int:
-        return int(self.t.shape[0])
-
-    def law(self, i: int = -1) -> Gaussian:
-        """N(mean[i], cov[i]) as a :class:`~gaussflow.Gaussian` (default: the last sample)."""
-        return Gaussian(self.mean[i], self.cov[i])
-
-    @property
-    def ok(self) -> bool:
-        """True for ``"ok"`` and ``"converged"`` (the run covered what was asked)."""
-        return self.status in ("ok", "converged")
-
-    def raise_for_status(self, allowed: tuple[str, ...] = ("ok", "converged")) -> Trajectory:
-        """Opt-in raise: :class:`TrajectoryError` with :attr:`message` unless ``status`` is allowed.
-
-        Returns ``self`` so it chains: ``traj = solve(...).raise_for_status()``.
-        """
-        if self.status not in allowed:
-            raise TrajectoryError(f"{self.status}: {self.message}")
-        return self
-
-    # ------------------------------------------------------------------ diagnostics hook
-
-    def spectrum(self) -> Spectrum:
-        """Spectral diagnostics of Σ(t): ``gaussflow.spectrum.spectrum(self.t, self.cov)``."""
-        from .spectrum import spectrum
-
-        return spectrum(self.t, self.cov)
+    def raise_for_status(self, allowed: tuple[str, ...] | None = None) -> Trajectory:
+        """Opt-in raise: :class:`TrajectoryError` with :attr:`message` unless ``status`` is allowed
+        (default ``("ok", "converged")``). Returns ``self``: ``traj = solve(...).raise_for_status()``."""
+        return super().raise_for_status(allowed)
 
     def classify(self) -> Regime:
         """Asymptotic regime of this trajectory: ``gaussflow.spectrum.classify(self)``."""
@@ -183,28 +158,14 @@ class Trajectory:
             "versions": dict(self.versions),
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``t``, ``mean``, ``cov`` and the JSON :meth:`metadata` to one ``.npz`` file.
-
-        The file is written to a temporary file in the same directory and moved into place with
-        ``os.replace``, so readers never see a partial file. The path is used as given (no suffix is
-        appended). Returns the path.
-        """
-        return save_npz(path, {"t": self.t, "mean": self.mean, "cov": self.cov}, self.metadata())
-
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Trajectory:
         """Read a file written by :meth:`save` (no pickle is ever loaded)."""
-        arrays, meta = load_npz(path, {"t", "mean", "cov"}, "Trajectory")
-        t, mean, cov = arrays["t"], arrays["mean"], arrays["cov"]
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"`path` has format {meta.get('format')!r}; expected {FORMAT!r}")
+        arrays, meta = cls._read(path)
         return cls(
-            t=t, mean=mean, cov=cov, status=meta["status"], message=meta["message"],
+            t=arrays["t"], mean=arrays["mean"], cov=arrays["cov"], status=meta["status"], message=meta["message"],
             t_blowup=meta["t_blowup"], nfev=meta["nfev"], variant=meta["variant"],
-            params={k: np.asarray(v, dtype=float) if isinstance(v, list) else v
-                    for k, v in meta["params"].items()},
-            solver=meta["solver"], versions=meta["versions"],
+            params=params_from_json(meta["params"]), solver=meta["solver"], versions=meta["versions"],
         )
 
     def __repr__(self) -> str:

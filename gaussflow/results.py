@@ -1,0 +1,100 @@
+"""One base for every sampled result: times, Gaussian moments, one :class:`~gaussflow.Status`.
+
+:class:`~gaussflow.Trajectory` (moment ODEs) and :class:`~gaussflow.ParticleTrajectory` (particle
+clouds, through their empirical moments) share what a reader of a run needs: its dimension and
+length, the Gaussian at a sample, whether it covered what was asked, an opt-in raise, the spectral
+diagnostics of Σ(t), and atomic, pickle-free persistence as one ``.npz`` with JSON metadata.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ._io import load_npz, save_npz
+from .gaussian import Gaussian
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .spectrum import Spectrum
+
+
+class MomentSeries:
+    """Base of the result types (a mixin of their dataclasses).
+
+    Subclasses have ``t`` (T,), ``mean`` (T, d), ``cov`` (T, d, d), ``status`` and ``message``
+    attributes, and set ``FORMAT`` (the on-disk layout tag), ``ARRAYS`` (the arrays that
+    :meth:`save` writes, optional ones allowed to be ``None``), ``ERROR`` (raised by
+    :meth:`raise_for_status`) and ``OK`` (the statuses that count as covering the request).
+    """
+
+    FORMAT: ClassVar[str]
+    ARRAYS: ClassVar[tuple[str, ...]] = ("t", "mean", "cov")
+    ERROR: ClassVar[type[Exception]] = RuntimeError
+    OK: ClassVar[tuple[str, ...]] = ("ok",)
+
+    t: np.ndarray
+    mean: np.ndarray
+    cov: np.ndarray
+    status: str
+    message: str
+
+    @property
+    def d(self) -> int:
+        """Token dimension."""
+        return int(self.mean.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def law(self, i: int = -1) -> Gaussian:
+        """N(mean[i], cov[i]) as a :class:`~gaussflow.Gaussian` (default: the last sample)."""
+        return Gaussian(self.mean[i], self.cov[i])
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run covered what was asked (``status`` in ``OK``)."""
+        return self.status in self.OK
+
+    def raise_for_status(self, allowed: tuple[str, ...] | None = None) -> Any:
+        """Opt-in raise: ``ERROR`` with :attr:`message` (and the status's advice) unless ``status`` is in
+        ``allowed`` (default ``OK``). Returns ``self`` so it chains: ``solve(...).raise_for_status()``."""
+        if self.status not in (self.OK if allowed is None else allowed):
+            raise self.ERROR(f"{self.status}: {self.message}")
+        return self
+
+    def spectrum(self) -> Spectrum:
+        """Spectral diagnostics of Σ(t): ``gaussflow.spectrum.spectrum(self.t, self.cov)``."""
+        from .spectrum import spectrum
+
+        return spectrum(self.t, self.cov)
+
+    def metadata(self) -> dict[str, Any]:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the ``ARRAYS`` and the JSON :meth:`metadata` to one ``.npz`` file.
+
+        Written to a temporary file in the same directory and moved into place with ``os.replace``,
+        so readers never see a partial file; the path is used as given. Returns the path.
+        """
+        arrays = {k: getattr(self, k) for k in self.ARRAYS if getattr(self, k) is not None}
+        return save_npz(path, arrays, self.metadata())
+
+    @classmethod
+    def _read(cls, path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays and metadata of a file written by :meth:`save` of this class (never unpickles)."""
+        arrays, meta = load_npz(path, {"t", "mean", "cov"}, cls.__name__)
+        if meta.get("format") != cls.FORMAT:
+            raise ValueError(f"`path` has format {meta.get('format')!r}; expected {cls.FORMAT!r}")
+        return arrays, meta
+
+
+def params_from_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Saved parameters back as arrays (lists in the JSON) or scalars."""
+    return {k: np.asarray(v, dtype=float) if isinstance(v, list) else v for k, v in params.items()}
+
+
+__all__ = ["MomentSeries", "params_from_json"]
