@@ -23,7 +23,7 @@ def test_one_base_for_moment_and_particle_results(tmp_path) -> None:
         np.testing.assert_array_equal(back.cov, r.cov)
         assert back.status == r.status
     np.testing.assert_allclose(traj.cov[-1], np.eye(2) / 3.0, rtol=1e-8)
-    with pytest.raises(gf.TrajectoryError, match="^ok: reached"):
+    with pytest.raises(gf.TrajectoryError, match=r"^ok: reached"):
         traj.raise_for_status(allowed=("blowup",))
     with pytest.raises(ValueError, match="format"):
         gf.Trajectory.load(tmp_path / "ParticleTrajectory.npz")
