@@ -730,7 +730,7 @@ def _trace_panel(ax: Any, eu: EulerResult, sel: np.ndarray, step: float) -> None
 
 
 def _figure_grid(exp: Experiment, S0: np.ndarray, results: list[tuple[Run, EulerResult | None, Any]],
-                 path: Path, max_paths: int = 400) -> None:
+                 path: Path, n: int, max_paths: int = 400) -> None:
     """Per variant (row): Σ/tr Σ in the unit disk for Euler and for the exact flow, and tr Σ(t) of Euler."""
     import matplotlib
 
@@ -762,8 +762,8 @@ def _figure_grid(exp: Experiment, S0: np.ndarray, results: list[tuple[Run, Euler
                     ax.set_axis_off()
         sub = f"; {sel.size} of {len(S0)} paths drawn" if sel.size < len(S0) else ""
         fig.suptitle(f"Castin et al. (2025), experiment ({exp.key}): {exp.title}\n{_DRAW_TEXT[exp.key]};\n"
-                     f"{len(S0)} trace-one Σ₀ = [[a, c], [c, b]], (a − b, 2c) on a {len(np.unique(S0[:, 0, 1]))}-point "
-                     f"grid per axis{sub}")
+                     f"{len(S0)} trace-one Σ₀ = [[a, c], [c, b]] with (a − b, 2c) on an {n} × {n} grid over "
+                     f"[−{exp.half_width:g}, {exp.half_width:g}]²{sub}")
         fig.legend(handles=_key_handles(), loc="lower center", ncol=2, frameon=False)
         fig.tight_layout(rect=(0, 0.9 / (2.35 * nrow + 1.25), 1, 1))
         _check_and_save(fig, path)
@@ -869,6 +869,8 @@ RANK_STEPS: dict[tuple[str, str], tuple[tuple[float, float, float], float, int, 
 RANK_V_SEED = {"softmax": 26, "l2": 27}
 RANK_DIMS: tuple[int, ...] = (3, 4, 5)
 RANK_SAMPLES = 100
+RANK_CELLS: tuple[str, ...] = tuple(f"{v}_{t}_d{d}" for v in ("softmax", "l2") for t in ("identity", "random")
+                                    for d in RANK_DIMS)
 
 
 def rank_draws(variant: str, vtype: str, samples: int = RANK_SAMPLES
@@ -1055,7 +1057,7 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
 
 
 def _run_ranks(variant: str, vtype: str, samples: int, schemes: set[str], pool: _Pool,
-               max_iter_cap: int | None) -> dict[str, dict[str, Any]]:
+               max_iter_cap: int | None, only: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """The three cells d = 3, 4, 5 of one (variant, V) row of the rank histograms."""
     steps, tol, max_iter, n_max = RANK_STEPS[(variant, vtype)]
     if max_iter_cap is not None:
@@ -1063,6 +1065,8 @@ def _run_ranks(variant: str, vtype: str, samples: int, schemes: set[str], pool: 
     Qs, Vs = rank_draws(variant, vtype, RANK_SAMPLES)
     cells: dict[str, dict[str, Any]] = {}
     for j, d in enumerate(RANK_DIMS):
+        if only is not None and f"{variant}_{vtype}_d{d}" not in only:
+            continue
         step = steps[j]
         keep_max = (d + 1) // 2
         plist = [_rank_params(variant, Qs[RANK_SAMPLES * j + i], Vs[RANK_SAMPLES * j + i]) for i in range(samples)]
@@ -1149,6 +1153,7 @@ def reproduce_castin2025(
     quick: bool = False,
     force: bool = False,
     workers: int | None = None,
+    rank_cells: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Run the Gaussian experiments of Castin et al. (2025) with the authors' Euler scheme and/or exactly.
 
@@ -1167,6 +1172,8 @@ def reproduce_castin2025(
         accordingly), 3 rank samples per cell.
     force : bool
         Overwrite existing output files.
+    rank_cells : sequence of str, optional
+        Rank-histogram cells to run (``softmax_identity_d3`` …; default all 12).
     workers : int, optional
         Processes for the exact runs (default 2; 1 runs in-process).
 
@@ -1232,7 +1239,7 @@ def reproduce_castin2025(
                 for variant in ("softmax", "l2"):
                     for vtype in ("identity", "random"):
                         print(f"  ranks: {variant}, V {vtype}, d = 3, 4, 5", flush=True)
-                        res_r.update(_run_ranks(variant, vtype, samples, schemes, pool, cap))
+                        res_r.update(_run_ranks(variant, vtype, samples, schemes, pool, cap, rank_cells))
                 if not quick:
                     for cell, r in res_r.items():
                         a = AUTHORS_RANKS.get(cell)
@@ -1246,12 +1253,13 @@ def reproduce_castin2025(
                 report += _report_ranks(res_r, time.perf_counter() - t0)
                 continue
             exp, n, S0, pending = prepared[key]
+            print(f"  ({key}) {exp.title}: {len(pending)} variants × {len(S0)} Σ₀", flush=True)
             results = []
             for r, get in pending:
                 eu = (euler_sigma(r.variant, r.params, S0, step=r.step, tol=r.tol, tol_high=r.tol_high,
                                   max_iter=r.max_iter) if "euler" in schemes else None)
                 results.append((r, eu, get() if get is not None else None))
-            _figure_grid(exp, S0, results, out / f"castin2025_{key}.png")
+            _figure_grid(exp, S0, results, out / f"castin2025_{key}.png", n)
             runs_s = []
             for r, eu, ex in results:
                 s = _summarize_run(r, S0, eu, ex)
@@ -1335,7 +1343,7 @@ PAPERS: dict[str, Callable[..., dict[str, Any]]] = {"castin2025": reproduce_cast
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     res = PAPERS[args.paper](args.out, scheme=args.scheme, experiments=tuple(args.only or EXPERIMENT_KEYS),
-                             quick=args.quick, force=args.force)
+                             quick=args.quick, force=args.force, rank_cells=args.cells)
     for p in res["files"]:
         print(f"wrote {p}")
     print(f"done in {res['elapsed']:.1f} s")
@@ -1359,6 +1367,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--only", nargs="+", choices=EXPERIMENT_KEYS, metavar="KEY",
                    help=f"experiments to run, among {' '.join(EXPERIMENT_KEYS)} (default: all)")
     p.add_argument("--quick", action="store_true", help="coarse grids and short runs (smoke test)")
+    p.add_argument("--cells", nargs="+", choices=RANK_CELLS, metavar="CELL",
+                   help="rank-histogram cells to run, e.g. softmax_random_d5 (default: all 12)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=_cmd_reproduce)
 
