@@ -429,7 +429,7 @@ def closure_latex(c: Closure, standalone: bool = False) -> str:
     """One section: the derivation steps of a closure, in order, one numbered equation each
     (labels ``eq:STEM:i``), citing the lemmas of :data:`PRELIMINARIES` they rest on."""
     v = c.variant
-    stem = _stem(c)
+    stem = file_stem(c)
     opts = ", ".join(f"{k}={val}" for k, val in v.options)
     title = f"{v.name} ({opts})" if opts else v.name
     lines = [
@@ -536,7 +536,7 @@ def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = 
     written: list[Path] = []
     names: list[str] = []
     for c in closures:
-        stem = _stem(c)
+        stem = file_stem(c)
         p = outdir / f"{stem}.tex"
         p.write_text(c.latex(standalone=True), encoding="utf-8")
         written.append(p)
@@ -553,6 +553,7 @@ def write_derivations(closures: Iterable[Closure], outdir: Path, master: bool = 
     return written
 
 
-def _stem(c: Closure) -> str:
+def file_stem(c: Closure) -> str:
+    """File name (without .tex) of a closure's derivation: the variant name and its options."""
     suffix = "".join(f"_{k}{'' if val is True else val}" for k, val in c.variant.options)
     return c.variant.name + suffix

@@ -106,13 +106,13 @@ def test_committed_derivations_are_current() -> None:
     root = Path(__file__).resolve().parents[1] / "derivations"
     for n, o in ALL_DERIVATIONS:
         c = gf.derive(n, **o)
-        from gaussflow.latex import _stem
+        from gaussflow.latex import file_stem as _stem
 
         path = root / f"{_stem(c)}.tex"
         assert path.exists(), f"{path} missing: run `make run`"
         assert path.read_text() == c.latex(standalone=True), f"{path.name} is stale: run `make run`"
     assert (root / "masked.tex").read_text() == masked_latex(), "masked.tex is stale: run `make run`"
-    from gaussflow.latex import _stem
+    from gaussflow.latex import file_stem as _stem
 
     stems = [_stem(gf.derive(n, **o)) for n, o in ALL_DERIVATIONS] + ["masked"]
     assert (root / "gaussflow.tex").read_text() == master_latex(stems), "gaussflow.tex is stale: run `make run`"

@@ -1,0 +1,5 @@
+"""``python -m gaussflow.cli``: the command line."""
+
+from . import main
+
+raise SystemExit(main())
