@@ -762,7 +762,7 @@ def _figure_grid(exp: Experiment, S0: np.ndarray, results: list[tuple[Run, Euler
                     ax.set_axis_off()
         sub = f"; {sel.size} of {len(S0)} paths drawn" if sel.size < len(S0) else ""
         fig.suptitle(f"Castin et al. (2025), experiment ({exp.key}): {exp.title}\n{_DRAW_TEXT[exp.key]};\n"
-                     f"{len(S0)} trace-one Σ₀ = [[a, c], [c, b]] with (a − b, 2c) on an {n} × {n} grid over "
+                     f"{len(S0)} trace-one Σ₀ = [[a, c], [c, b]] with (a − b, 2c) on a {n} × {n} grid over "
                      f"[−{exp.half_width:g}, {exp.half_width:g}]²{sub}")
         fig.legend(handles=_key_handles(), loc="lower center", ncol=2, frameon=False)
         fig.tight_layout(rect=(0, 0.9 / (2.35 * nrow + 1.25), 1, 1))
