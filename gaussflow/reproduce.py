@@ -2,10 +2,12 @@
 
 The public code of that paper evolves **only Σ** with explicit Euler + PSD projection
 
-    Σ ← Π(Σ + h Σ̇(Σ)),   Π(Σ) = U max(Λ, 1e-14) Uᵀ,
+    Σ ← Π(Σ + h Σ̇(Σ)),   Π(Σ) = U diag(λ') Uᵀ, λ'_j = 1e-14 where λ_j < 0, else λ_j,
 
-and stops a trajectory when ‖Σ̇‖_F < tol ("converged"), tr Σ > tol_high ("diverged") or after max_iter
-steps. :func:`reproduce_castin2025` runs every experiment of docs/math.md §6 with
+and stops a trajectory when ‖Σ̇‖_F < tol ("converged", tested first), tr Σ > tol_high ("diverged") or
+after max_iter steps; with the authors' draws (legacy ``np.random``) every count equals what their scripts
+print (:data:`AUTHORS_2D`, :data:`AUTHORS_RANKS`). :func:`reproduce_castin2025` runs every experiment of
+docs/math.md §6 with
 
 1. that scheme ("euler", faithful: same draws, same steps, same stopping rules, batched over the
    whole grid of initial Σ₀ in NumPy), and
