@@ -42,11 +42,6 @@ class Attention:
             object.__setattr__(self, "compiled", self.closure.compile())
 
     @property
-    def _compiled(self) -> CompiledClosure:
-        assert self.compiled is not None
-        return self.compiled
-
-    @property
     def name(self) -> str:
         return self.closure.name
 
@@ -98,7 +93,7 @@ class Attention:
 
     def jacobian_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> np.ndarray:
         """:meth:`jacobian` without validation."""
-        fn = self._compiled.jacobian
+        fn = self.compiled.jacobian
         if fn is None:
             raise ValueError(f"variant {self.name!r} does not preserve Gaussians; J depends on x")
         return fn(alpha[:, None], Sigma, *self.prepared)
@@ -122,7 +117,7 @@ class Attention:
         check_shape("x", X2, (None, self.d))
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
-        out = self._compiled.velocity(X2.T, a[:, None], S, *self.prepared)
+        out = self.compiled.velocity(X2.T, a[:, None], S, *self.prepared)
         out = np.broadcast_to(np.asarray(out, dtype=float), (self.d, X2.shape[0])).T
         return out[0] if single else np.ascontiguousarray(out)
 
