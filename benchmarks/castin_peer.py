@@ -7,7 +7,7 @@ The authors' code (github vcastin/2025-transformers-PDEs) is imported from a che
     .venv/bin/python benchmarks/castin_peer.py --peer DIR --variants l2 softmax --members 24
 
 For each variant, ``--members`` Σ₀ spread over the 40 × 40 grid of (e) run through the authors' loop
-one by one (as their script does); gaussflow's :func:`gaussflow.reproduce.euler_sigma` runs the whole
+one by one (as their script does); gaussflow's :func:`gaussflow.experiments.castin2025.euler_sigma` runs the whole
 grid as one batch, as ``gaussflow reproduce`` does (``--batch subset``: only those members), and its
 seconds per member are the batch time over the batch size. Both must give the same status and
 iteration count on the timed members. Printed: seconds per member for each side and their ratio
@@ -26,7 +26,7 @@ from types import ModuleType
 
 import numpy as np
 
-from gaussflow import reproduce as R
+from gaussflow.experiments.castin2025 import core as R
 
 #: gaussflow run label in experiment (e) → the authors' right-hand side and evolution() keywords
 PEER_CALLS = {

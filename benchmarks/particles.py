@@ -70,7 +70,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     import gaussflow as gf
-    from gaussflow.particles import DEFAULT_CHUNK, _make_field
+    from gaussflow.kernels.field import DEFAULT_CHUNK
+    from gaussflow.particles.engine import make_field
 
     n, d, seed = int(spec["n"]), int(spec["d"]), int(spec["seed"])
     c = min(n, int(spec["chunk"]) if spec["chunk"] is not None else DEFAULT_CHUNK)
@@ -104,7 +105,7 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
 
     # ---- engine vs sweep, interleaved (A B B A) so that other load on the machine hits both alike
     flops_row = 4 * n * d + 2 * n + 4 * d * d  # nominal, per particle row (both sides)
-    fld = _make_field(attn, c, False, 1e-9)
+    fld = make_field(attn, c, False, 1e-9)
     blocks_total = -(-n // c)
     probe = min(blocks_total, 2)
     fld.row_stop = probe * c

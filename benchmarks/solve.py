@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import scipy
 
 import gaussflow as gf
-from gaussflow.oracles import softmax_blowup_time
-from gaussflow.solve import solve
+from gaussflow.diagnostics.oracles import softmax_blowup_time
+from gaussflow.integrate.solve import solve
 
 
 def multihead(d: int, heads: int, rng: np.random.Generator, Sigma0: np.ndarray) -> gf.Attention:

@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import gaussflow as gf
-from gaussflow.batch import solve_batch
-from gaussflow.phase import phase_diagram
-from gaussflow.solve import solve
+from gaussflow.experiments.phase import phase_diagram
+from gaussflow.integrate.batch import solve_batch
+from gaussflow.integrate.solve import solve
 
 
 def main(argv: list[str] | None = None) -> int:

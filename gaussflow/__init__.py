@@ -7,23 +7,23 @@ True
 
 from . import closures
 from .attention import Attention, attention
-from .batch import BatchResult, solve_batch
+from .diagnostics.oracles import softmax_blowup_time
+from .diagnostics.spectrum import Regime, Spectrum, classify, spectrum
+from .experiments.phase import PhaseDiagram, phase_diagram
+from .experiments.sweep import sweep
 from .gaussian import Gaussian
+from .integrate.batch import BatchResult, solve_batch
+from .integrate.propagate import propagate
+from .integrate.solve import solve
 from .masked import MaskedClosure, MaskedTrajectory, masked_closure, masked_reduction_proved, solve_masked
-from .oracles import softmax_blowup_time
-from .particles import (
+from .particles.engine import (
     ParticleOverflowError,
     ParticleTrajectory,
     particle_velocity,
     simulate_particles,
     sinkhorn_plan,
 )
-from .phase import PhaseDiagram, phase_diagram
-from .propagate import propagate
-from .solve import solve
-from .spectrum import Regime, Spectrum, classify, spectrum
 from .status import Status
-from .sweep import sweep
 from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
 from .trajectory import Trajectory, TrajectoryError
 from .variants import Head, Param, Variant, variants

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import style
 from ._checks import as_array
-from .spectrum import spectrum
+from .diagnostics.spectrum import spectrum
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes

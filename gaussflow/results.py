@@ -18,7 +18,7 @@ from ._io import load_npz, save_npz
 from .gaussian import Gaussian
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spectrum import Spectrum
+    from .diagnostics.spectrum import Spectrum
 
 
 class MomentSeries:
@@ -66,8 +66,8 @@ class MomentSeries:
         return self
 
     def spectrum(self) -> Spectrum:
-        """Spectral diagnostics of Σ(t): ``gaussflow.spectrum.spectrum(self.t, self.cov)``."""
-        from .spectrum import spectrum
+        """Spectral diagnostics of Σ(t): ``gaussflow.diagnostics.spectrum.spectrum(self.t, self.cov)``."""
+        from .diagnostics.spectrum import spectrum
 
         return spectrum(self.t, self.cov)
 

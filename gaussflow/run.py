@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .cli import main as cli_main
-from .reproduce import RANK_CELLS
+from .experiments.castin2025.core import RANK_CELLS
 
 
 def _step(label: str, fn: Callable[[], int], timings: list[tuple[str, float, int]]) -> None:

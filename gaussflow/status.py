@@ -1,6 +1,6 @@
 """The one outcome vocabulary of every result (a leaf module).
 
-Moment trajectories (:func:`gaussflow.solve`, :func:`gaussflow.propagate`), batches
+Moment trajectories (:func:`gaussflow.integrate.solve`, :func:`gaussflow.integrate.propagate`), batches
 (:func:`gaussflow.solve_batch`), particle runs (:func:`gaussflow.simulate_particles`) and the closure
 side of :func:`gaussflow.verify` all report a :class:`Status`. It is a ``str`` enum, so
 ``traj.status == "blowup"`` keeps working and it saves to JSON as its value; ``Status(...).advice``

@@ -18,7 +18,7 @@ Stable API: :func:`use` (alias :func:`context`), :data:`RC`, :data:`WIDTH`, :dat
 :func:`fmt_matrix`, :func:`styled`, :func:`audit`.
 
 The colours are the Okabe–Ito palette (distinguishable with the common colour-vision deficiencies). One
-colour key is shared by all figures: a regime (``gaussflow.spectrum.KINDS``) or an outcome of a run has the
+colour key is shared by all figures: a regime (``gaussflow.diagnostics.spectrum.KINDS``) or an outcome of a run has the
 same colour wherever it appears — blue for convergence / collapse to zero, vermillion for finite-time
 blow-up, orange for exponential growth, grey for "undecided" (bounded, max_iter).
 """
@@ -56,9 +56,9 @@ CYCLE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7",
 _BLUE, _VERMILLION, _GREEN, _ORANGE, _PURPLE, _SKY, _BLACK, _YELLOW = CYCLE
 _GREY = "#999999"
 
-#: the shared colour key: regimes (``gaussflow.spectrum.KINDS``), run outcomes, and the roles of curves
+#: the shared colour key: regimes (``gaussflow.diagnostics.spectrum.KINDS``), run outcomes, and the roles of curves
 COLORS: dict[str, str] = {
-    # regimes of the exact flow (gaussflow.spectrum.KINDS)
+    # regimes of the exact flow (gaussflow.diagnostics.spectrum.KINDS)
     "collapse_to_zero": _BLUE,
     "collapse_to_subspace": _SKY,
     "blowup_rank_one": _VERMILLION,

@@ -24,7 +24,7 @@ from .results import MomentSeries, params_from_json
 from .status import STATUSES, Status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spectrum import Regime
+    from .diagnostics.spectrum import Regime
 
 #: identifies the on-disk layout written by :meth:`Trajectory.save`
 FORMAT = "gaussflow.Trajectory/1"
@@ -70,7 +70,7 @@ class Trajectory(MomentSeries):
         Attention variant name.
     params : Mapping[str, float | ndarray]
         Numeric parameters of the attention (at t₀ for time-dependent attention; keys prefixed by
-        ``layer{i}:`` for per-layer attentions in :func:`gaussflow.propagate`).
+        ``layer{i}:`` for per-layer attentions in :func:`gaussflow.integrate.propagate`).
     solver : Mapping[str, Any]
         Solver settings (JSON types): method, tolerances, form, thresholds, ``t_span``, ...
     versions : Mapping[str, str]
@@ -137,8 +137,8 @@ class Trajectory(MomentSeries):
         return super().raise_for_status(allowed)
 
     def classify(self) -> Regime:
-        """Asymptotic regime of this trajectory: ``gaussflow.spectrum.classify(self)``."""
-        from .spectrum import classify
+        """Asymptotic regime of this trajectory: ``gaussflow.diagnostics.spectrum.classify(self)``."""
+        from .diagnostics.spectrum import classify
 
         return classify(self)
 

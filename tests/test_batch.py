@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow.batch import solve_batch
-from gaussflow.oracles import softmax_blowup_time, softmax_isotropic_cov
-from gaussflow.solve import solve
+from gaussflow.diagnostics.oracles import softmax_blowup_time, softmax_isotropic_cov
+from gaussflow.integrate.batch import solve_batch
+from gaussflow.integrate.solve import solve
 
 
 def _random_members(B: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

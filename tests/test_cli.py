@@ -87,7 +87,7 @@ def test_sweep_cli_blowup_times_scale_like_one_over_beta(tmp_path: Path, capsys:
 
     import numpy as np
 
-    from gaussflow.oracles import softmax_blowup_time
+    from gaussflow.diagnostics.oracles import softmax_blowup_time
 
     spec = tmp_path / "spec.toml"
     spec.write_text('variant = "softmax"\nt_end = 10.0\nmean = [0.0, 0.0]\ncov = [[1.0, 0.3], [0.3, 0.5]]\n'

@@ -8,6 +8,7 @@ from scipy.stats import multivariate_normal
 from test_particles import _subsample_response, _z_scores  # the causal i.i.d. comparison, shared
 
 import gaussflow as gf
+from gaussflow.integrate.solve import solve
 from gaussflow.masked import (
     group_weights,
     masked_closure,
@@ -16,7 +17,6 @@ from gaussflow.masked import (
     solve_masked,
 )
 from gaussflow.particles import ParticleTrajectory, simulate_particles
-from gaussflow.solve import solve
 
 A2 = 0.5 * np.array([[0.6, 0.4], [-0.3, 0.5]])
 V2 = np.array([[1.0, 0.5], [-0.5, 0.8]])

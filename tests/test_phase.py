@@ -1,4 +1,4 @@
-"""Phase diagrams: the vectorized regime rules against gaussflow.spectrum.classify."""
+"""Phase diagrams: the vectorized regime rules against gaussflow.diagnostics.spectrum.classify."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow.batch import solve_batch
-from gaussflow.phase import PhaseDiagram, add_parser, classify_batch, default_family, phase_diagram
-from gaussflow.solve import solve
-from gaussflow.spectrum import classify
+from gaussflow.diagnostics.spectrum import classify
+from gaussflow.experiments.phase import PhaseDiagram, add_parser, classify_batch, default_family, phase_diagram
+from gaussflow.integrate.batch import solve_batch
+from gaussflow.integrate.solve import solve
 
 
 def test_classify_batch_equals_classify_on_every_member() -> None:

@@ -246,7 +246,7 @@ def test_fmt_matrix_and_colour_key():
 
 def test_phase_diagram_plot_states_the_family():
     from gaussflow import style
-    from gaussflow.phase import phase_diagram
+    from gaussflow.experiments.phase import phase_diagram
 
     pd = phase_diagram("default", np.linspace(-1, 1, 6), np.linspace(-2, 2, 5), t_end=3.0)
     ax = pd.plot()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow.propagate import propagate
-from gaussflow.solve import solve
+from gaussflow.integrate.propagate import propagate
+from gaussflow.integrate.solve import solve
 
 A = np.array([[0.6, 0.3], [-0.2, 0.4]])
 V = 1.5 * np.array([[0.5, -0.4], [0.3, 0.6]])

@@ -1,4 +1,4 @@
-"""Tests of gaussflow.reproduce (Castin et al. 2025): draws, convention mappings, batched Euler RHS,
+"""Tests of gaussflow.experiments.castin2025 (Castin et al. 2025): draws, convention mappings, batched Euler RHS,
 exact blow-up times, outputs. Independent truths: the authors' RHS typed here in raw NumPy from their
 (Q, K, V), gaussflow.attention's generated moment RHS, and the closed-form softmax blow-up time."""
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow import reproduce as R
-from gaussflow.oracles import softmax_blowup_time
+from gaussflow.diagnostics.oracles import softmax_blowup_time
+from gaussflow.experiments.castin2025 import core as R
 
 
 def _spd(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -393,11 +393,10 @@ def test_bad_arguments(tmp_path: object) -> None:
 
 
 def test_cli_parser() -> None:
-    import argparse
+    from gaussflow.cli import build_parser
 
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    R.add_parser(sub)
-    a = p.parse_args(["reproduce", "castin2025", "--only", "a", "e", "--scheme", "exact", "--quick"])
+    a = build_parser().parse_args(["reproduce", "castin2025", "--only", "a", "e", "--scheme", "exact", "--quick"])
     assert a.paper == "castin2025" and a.only == ["a", "e"] and a.scheme == "exact" and a.quick and not a.force
-    assert a.func is R._cmd_reproduce
+    assert not a.full and a.out == "figures"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "castin2025", "--quick", "--full"])

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow import oracles
 from gaussflow._linalg import sqrtm_psd
-from gaussflow.solve import solve
+from gaussflow.diagnostics import oracles
+from gaussflow.integrate.solve import solve
 from gaussflow.trajectory import Trajectory, TrajectoryError
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -326,7 +326,7 @@ def test_trajectory_is_frozen_and_validated() -> None:
 
 
 def test_spectral_hooks_delegate_to_spectrum_module() -> None:
-    spectrum_mod = pytest.importorskip("gaussflow.spectrum")
+    spectrum_mod = pytest.importorskip("gaussflow.diagnostics.spectrum")
     att = gf.attention("softmax", A=np.diag([1.0, 0.2]), V=np.eye(2))
     traj = solve(att, gf.Gaussian(np.zeros(2), np.eye(2)), (0.0, 1.0))
     spec = traj.spectrum()

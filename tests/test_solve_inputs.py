@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gaussflow as gf
-from gaussflow.propagate import propagate
-from gaussflow.solve import solve
+from gaussflow.integrate.propagate import propagate
+from gaussflow.integrate.solve import solve
 from gaussflow.trajectory import Trajectory
 
 ATT = gf.attention("softmax", A=[[0.3, 0.1], [-0.2, 0.4]], V=[[0.5, 0.2], [0.0, 0.4]])

@@ -16,7 +16,7 @@ import scipy.linalg as sla
 from hypothesis import given
 from strategies import Traj
 
-from gaussflow.spectrum import KINDS, Regime, Spectrum, classify, spectrum
+from gaussflow.diagnostics.spectrum import KINDS, Regime, Spectrum, classify, spectrum
 
 RTOL = 1e-10  # exact linear algebra on small matrices
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gaussflow.sweep import grid_points, sweep
+from gaussflow.experiments.sweep import grid_points, sweep
 
-# the module itself (``gaussflow.sweep`` the attribute is the function exported by the package)
-sweep_mod = importlib.import_module("gaussflow.sweep")
+# the module itself (``gaussflow.experiments.sweep`` the attribute is the function exported by the package)
+sweep_mod = importlib.import_module("gaussflow.experiments.sweep")
 
 
 def work(p: dict) -> dict:
@@ -63,7 +63,7 @@ def test_resume_after_kill_does_not_recompute(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, sys, time
         from concurrent.futures import ThreadPoolExecutor
-        from gaussflow.sweep import sweep
+        from gaussflow.experiments.sweep import sweep
         def fn(p):
             with open({str(marker)!r}, "a") as fh:
                 fh.write(f"{{p}}\\n")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from ..version import __version__
 from . import derive as _derive_cmd
+from . import reproduce as _reproduce_cmd
 from . import solve as _solve_cmd
 from . import variants as _variants_cmd
 from .derive import ALL_DERIVATIONS
@@ -34,12 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"gaussflow {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    from ..phase import add_parser as add_phase_diagram
-    from ..reproduce import add_parser as add_reproduce
-    from ..sweep import add_parser as add_sweep
+    from ..experiments.phase import add_parser as add_phase_diagram
+    from ..experiments.sweep import add_parser as add_sweep
     from ..verify import add_parser as add_verify
 
-    for add in (_variants_cmd.add_parser, _derive_cmd.add_parser, _solve_cmd.add_parser, add_verify, add_reproduce,
+    for add in (_variants_cmd.add_parser, _derive_cmd.add_parser, _solve_cmd.add_parser, add_verify,
+                _reproduce_cmd.add_parser,
                 add_sweep, add_phase_diagram):
         add(sub)
     return p

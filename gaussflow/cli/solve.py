@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..attention import attention
     from ..gaussian import Gaussian
-    from ..solve import solve
+    from ..integrate.solve import solve
 
     params = load_params(args.params, args.param)
     for flag in ("A", "V"):

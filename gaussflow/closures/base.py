@@ -1,7 +1,8 @@
 """The closure-kind protocol: how the moments of a Gaussian token law are evolved for one closure.
 
 A *closure kind* turns a derived closure, bound to numbers in an :class:`~gaussflow.Attention`, into
-the moment right-hand side that the integrators (:func:`gaussflow.solve`, :func:`gaussflow.propagate`,
+the moment right-hand side that the integrators (:func:`gaussflow.integrate.solve`,
+:func:`gaussflow.integrate.propagate`,
 :func:`gaussflow.verify`) evolve. Kinds are tried in the order of :data:`gaussflow.closures.KINDS`;
 the first whose :meth:`ClosureKind.applies` is true is the closure's kind. Adding a kind is one file
 with a subclass and one line in that registry (``docs/architecture.md``).

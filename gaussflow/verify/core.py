@@ -68,7 +68,7 @@ def verify(
     Mardia's normality statistics of the cloud.
 
     Closure used: for a Gaussian-preserving variant the exact moment ODE via
-    :func:`gaussflow.solve.solve`; with ``closure_rhs`` that function; otherwise the built-in
+    :func:`gaussflow.integrate.solve.solve`; with ``closure_rhs`` that function; otherwise the built-in
     Gaussian-projection closure :func:`projection_closure_rhs` (tensor Gauss–Hermite, ``degree`` nodes per axis,
     d ≤ 3), integrated with ``solve_ivp`` (DOP853, rtol 1e-8) -- an approximation for non-closing variants.
 

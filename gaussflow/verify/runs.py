@@ -11,7 +11,7 @@ from scipy.integrate import solve_ivp
 
 from ..attention import Attention
 from ..gaussian import Gaussian
-from ..particles import simulate_particles
+from ..particles.engine import simulate_particles
 from ..projection import projection_rhs
 from .metrics import GH_DEGREES, GH_MAX_DIM, KEEP_ALL_MAX_N, ClosureRHS, Mardia, mardia_unchecked
 
@@ -96,7 +96,7 @@ def integrate_rhs(rhs: ClosureRHS, m0: np.ndarray, C0: np.ndarray, t: np.ndarray
 
 def closure_run(attn: Attention, m0: np.ndarray, C0: np.ndarray, t: np.ndarray, rhs: ClosureRHS | None) -> ClosureRun:
     if rhs is None:
-        from ..solve import solve
+        from ..integrate.solve import solve
 
         if t.size == 1:
             return ClosureRun(t, m0[None], C0[None], "ok", "single time")

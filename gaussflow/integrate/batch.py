@@ -17,7 +17,7 @@ a (B, d, d + 1) array [Σ | α]. Σ itself is integrated in the factor form Σ =
 rank-preserving; a vanishing eigenvalue λ is a singular value √λ of L, so the error control resolves λ
 down to (rtol·‖L‖)²) — or, with ``form="full"``, as Σ with Σ̇ from the generated ``moments``.
 
-Outcomes per member mirror :func:`gaussflow.solve.solve` (``status`` ∈ {ok, blowup, converged, failed}):
+Outcomes per member mirror :func:`gaussflow.integrate.solve.solve` (``status`` ∈ {ok, blowup, converged, failed}):
 
 * ``"blowup"`` — tr Σ exceeds ``blowup_threshold`` × tr Σ₀ with the finite-time signature. Near a
   softmax-type singularity q = 1/tr Σ has a simple zero at T*; the linear extrapolation of q through the
@@ -49,14 +49,14 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_array, check_real
-from .attention import Attention
-from .status import STATUSES
+from .._checks import as_array, check_real
+from ..attention import Attention
+from ..status import STATUSES
 
-#: hard cap on tr Σ (as in gaussflow.solve)
+#: hard cap on tr Σ (as in gaussflow.integrate.solve)
 CAP = 1e100
 
-#: collapse floor ε_Σ relative to ‖Σ₀‖_F (gaussflow.solve.COLLAPSE_RTOL, applied to scale² = ‖Σ₀‖_F)
+#: collapse floor ε_Σ relative to ‖Σ₀‖_F (gaussflow.integrate.solve.COLLAPSE_RTOL, applied to scale² = ‖Σ₀‖_F)
 COLLAPSE_RTOL = 1e-8
 
 
@@ -122,7 +122,7 @@ class BatchedClosure:
                 raise ValueError(f"`attn[{i}]` has parameter shapes {other}; member 0 has {shapes}")
         if not first.preserves_gaussian:
             raise ValueError(f"`attn`: variant {first.name!r} does not close (see its certificate); "
-                             "solve_batch integrates exact closures only — use gaussflow.solve for the "
+                             "solve_batch integrates exact closures only — use gaussflow.integrate.solve for the "
                              "Gaussian-projection approximation")
         self.closure = first.closure
         self.name = first.name
@@ -289,7 +289,7 @@ class BatchResult:
         return int(self.Sigma_final.shape[-1])
 
     def member(self, i: int) -> SimpleNamespace:
-        """Member ``i`` as a trajectory-like object for :func:`gaussflow.spectrum.classify`.
+        """Member ``i`` as a trajectory-like object for :func:`gaussflow.diagnostics.spectrum.classify`.
 
         ``t`` (n,) are the recorded samples strictly before ``t_final`` followed by ``t_final``, ``cov``
         (n, d, d) the matching Σ, ``mean`` (n, d) the matching α (None without a mean), plus ``status``

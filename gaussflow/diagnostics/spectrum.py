@@ -26,8 +26,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ._checks import as_array
-from .status import STATUSES
+from .._checks import as_array
+from ..status import STATUSES
 
 __all__ = ["KINDS", "Regime", "Spectrum", "classify", "spectrum"]
 

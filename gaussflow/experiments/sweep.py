@@ -7,7 +7,7 @@
 
 Checkpoint layout (``checkpoint`` is a directory, created if needed)::
 
-    manifest.json        {"format": "gaussflow.sweep/1", "n": N, "keys": [...]}  (key k = sha256 of point k)
+    manifest.json        {"format": "gaussflow.experiments.sweep/1", "n": N, "keys": [...]}  (key k = sha256 of point k)
     <key>.pkl            the result of one point, written as <key>.pkl.tmp-<random> then os.replace'd
 
 Why one pickle file per point: ``os.replace`` is atomic on POSIX and Windows, so a point's file either
@@ -42,10 +42,10 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_complet
 from pathlib import Path
 from typing import Any
 
-from ._io import check_writable, load_mapping, write_atomic
+from .._io import check_writable, load_mapping, write_atomic
 
 #: identifies the checkpoint layout
-FORMAT = "gaussflow.sweep/1"
+FORMAT = "gaussflow.experiments.sweep/1"
 
 
 def grid_points(grid: Mapping[str, Iterable[Any]] | Iterable[Any]) -> list[Any]:
@@ -211,7 +211,8 @@ def _open_checkpoint(path: Path, keys: list[str]) -> Path:
         except json.JSONDecodeError as exc:
             raise ValueError(f"`checkpoint` {path} has an unreadable manifest.json: {exc}") from None
         if meta.get("format") != FORMAT:
-            raise ValueError(f"`checkpoint` {path} was not written by gaussflow.sweep (format {meta.get('format')!r})")
+            raise ValueError(f"`checkpoint` {path} was not written by gaussflow.experiments.sweep "
+                             f"(format {meta.get('format')!r})")
         keys = list(dict.fromkeys([*meta.get("keys", []), *keys]))
     atomic_write_bytes(manifest, json.dumps({"format": FORMAT, "n": len(keys), "keys": keys}).encode())
     return path
@@ -231,8 +232,8 @@ def solve_point(point: Mapping[str, Any]) -> dict[str, Any]:
     """
     import numpy as np
 
-    from .attention import attention
-    from .solve import solve
+    from ..attention import attention
+    from ..integrate.solve import solve
 
     att = attention(point["variant"], **dict(point["params"]))
     traj = solve(att, (point["mean"], point["cov"]), (0.0, float(point["t_end"])))

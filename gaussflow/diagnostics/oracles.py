@@ -19,7 +19,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from ._linalg import sqrtm_psd
+from .._linalg import sqrtm_psd
 
 _TINY = 1e-300
 

@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 from scipy.integrate import OdeSolver, solve_ivp
 
-from ._checks import as_array, check_cov, check_mean, check_real
-from .attention import Attention
-from .gaussian import Gaussian
-from .projection import ProjectionDivergence
-from .trajectory import Trajectory
+from .._checks import as_array, check_cov, check_mean, check_real
+from ..attention import Attention
+from ..gaussian import Gaussian
+from ..projection import ProjectionDivergence
+from ..trajectory import Trajectory
 
 #: ODE methods accepted by name (scipy.integrate.solve_ivp's); an OdeSolver subclass also works
 METHODS: tuple[str, ...] = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")

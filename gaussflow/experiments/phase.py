@@ -1,8 +1,8 @@
 """Regime maps of d = 2 softmax covariance dynamics over a two-parameter family.
 
 ``phase_diagram(family, xs, ys, t_end=...)`` integrates every member Σ̇ = VΣAΣ + ΣAᵀΣVᵀ of a family
-(x, y) -> (A, V, Σ₀) at once with :func:`gaussflow.batch.solve_batch` and names each member's regime with
-the rules of :func:`gaussflow.spectrum.classify`, evaluated vectorized over the batch on the same kind of
+(x, y) -> (A, V, Σ₀) at once with :func:`gaussflow.integrate.batch.solve_batch` and names each member's regime with
+the rules of :func:`gaussflow.diagnostics.spectrum.classify`, evaluated vectorized over the batch on the same kind of
 samples (the shared grid ``t_eval`` of ``n_samples`` times, cut at each member's final time, plus the
 final state): exponential growth → blow-up (rank of lim Σ/trΣ) → collapse (to zero / to a subspace, from
 log-log slopes of the eigenvalues on the late tail) → stationary → bounded. ``tests/test_phase.py`` checks
@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from ._io import check_writable
-from .attention import attention
-from .batch import BatchResult, solve_batch
-from .spectrum import KINDS
+from .._io import check_writable
+from ..attention import attention
+from ..diagnostics.spectrum import KINDS
+from ..integrate.batch import BatchResult, solve_batch
 
 Family = Callable[[float, float], tuple[Any, Any, Any]]
 
-#: classify's default thresholds (gaussflow.spectrum.classify keyword defaults)
+#: classify's default thresholds (gaussflow.diagnostics.spectrum.classify keyword defaults)
 TAIL, ZERO_RTOL, DECAY_SLOPE, FLAT_SLOPE = 0.25, 1e-3, 0.5, 0.1
 RATE_RTOL, BLOWUP_RTOL, STATIONARY_RTOL, RANK_RTOL = 0.05, 0.05, 1e-3, 1e-9
 
@@ -82,7 +82,7 @@ def _wslope(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def classify_batch(result: BatchResult) -> tuple[np.ndarray, np.ndarray]:
-    """Regime kind and rank of every member, by the rules of :func:`gaussflow.spectrum.classify`.
+    """Regime kind and rank of every member, by the rules of :func:`gaussflow.diagnostics.spectrum.classify`.
 
     Parameters
     ----------
@@ -93,7 +93,7 @@ def classify_batch(result: BatchResult) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     kinds : ndarray of str, shape (B,)
-        Entries of ``gaussflow.spectrum.KINDS``. Members with fewer than 3 samples (``classify`` refuses
+        Entries of ``gaussflow.diagnostics.spectrum.KINDS``. Members with fewer than 3 samples (``classify`` refuses
         them) get ``blowup``/``blowup_rank_one`` by rule 2 if they blew up, ``stationary`` if converged,
         else ``bounded``.
     ranks : ndarray of int, shape (B,)
@@ -210,7 +210,7 @@ class PhaseDiagram:
     xs : ndarray, shape (nx,)
     ys : ndarray, shape (ny,)
     kind : ndarray of str, shape (ny, nx)
-        Regime of member (x = xs[j], y = ys[i]) at [i, j] (``gaussflow.spectrum.KINDS``).
+        Regime of member (x = xs[j], y = ys[i]) at [i, j] (``gaussflow.diagnostics.spectrum.KINDS``).
     rank : ndarray of int, shape (ny, nx)
         ``Regime.rank`` (−1 for None).
     status : ndarray of str, shape (ny, nx)
@@ -250,7 +250,7 @@ class PhaseDiagram:
         """
         from matplotlib.colors import BoundaryNorm, ListedColormap
 
-        from . import style
+        from .. import style
 
         described = {
             "default": ("$x = A_{11} = A_{22}$ (symmetric part $xI$ of $A$)", "$y = V_{22}$",
@@ -359,7 +359,7 @@ def phase_diagram(
     n_samples : int ≥ 3
         Shared samples ``linspace(0, t_end, n_samples)`` from which the regimes are read.
     rtol, atol, blowup_threshold, stationary_tol
-        Passed to :func:`gaussflow.batch.solve_batch`.
+        Passed to :func:`gaussflow.integrate.batch.solve_batch`.
 
     Returns
     -------

@@ -11,8 +11,8 @@ docs/math.md §6 with
 
 1. that scheme ("euler", faithful: same draws, same steps, same stopping rules, batched over the
    whole grid of initial Σ₀ in NumPy), and
-2. the exact adaptive moment solver :func:`gaussflow.solve.solve` ("exact", the truth: DOP853,
-   blow-up time T* by extrapolation, regime by :func:`gaussflow.spectrum.classify`),
+2. the exact adaptive moment solver :func:`gaussflow.integrate.solve.solve` ("exact", the truth: DOP853,
+   blow-up time T* by extrapolation, regime by :func:`gaussflow.diagnostics.spectrum.classify`),
 
 and reports where the two disagree. The mean is irrelevant: for softmax, multi-head, L2 and Sinkhorn
 attention Σ̇ = JΣ + ΣJᵀ with J independent of α (docs/math.md §3), so the exact runs start at α₀ = 0.
@@ -50,9 +50,9 @@ from typing import Any
 
 import numpy as np
 
-from . import style
-from ._io import check_writable
-from ._linalg import sqrtm_psd
+from ... import style
+from ..._io import check_writable
+from ..._linalg import sqrtm_psd
 
 #: experiment keys in docs/math.md §6 order
 EXPERIMENT_KEYS: tuple[str, ...] = ("a", "b", "c", "d", "e", "f", "ranks")
@@ -475,12 +475,12 @@ def exact_member(attn: Any, Sigma0: np.ndarray, horizon: float, keep_path: bool 
                  rtol: float = EXACT_RTOL, form: str | None = None) -> dict[str, Any]:
     """Exact run of one member from N(0, Σ₀) to ``horizon``: status, T*, regime, final Σ, sampled path.
 
-    ``kind`` is :func:`gaussflow.spectrum.classify`'s regime, except that a "bounded" run whose trace grew
+    ``kind`` is :func:`gaussflow.diagnostics.spectrum.classify`'s regime, except that a "bounded" run whose trace grew
     by more than 1e3 without a finite-time singularity is reported as "exponential_growth" (its log-rate
     had not settled within the horizon).
     """
-    from .solve import solve
-    from .spectrum import classify
+    from ...diagnostics.spectrum import classify
+    from ...integrate.solve import solve
 
     d = Sigma0.shape[0]
     traj = solve(attn, (np.zeros(d), Sigma0), (0.0, horizon), rtol=rtol, atol=EXACT_ATOL, form=form,
@@ -694,7 +694,7 @@ def _key_handles(with_start: bool = True) -> list[Any]:
 def _disk_panel(ax: Any, paths: list[np.ndarray], colors: list[str]) -> None:
     from matplotlib.collections import LineCollection
 
-    from .plot import disk_coordinates
+    from ...plot import disk_coordinates
 
     segs, cols = [], []
     for P, col in zip(paths, colors, strict=True):
@@ -1169,7 +1169,7 @@ def reproduce_castin2025(
         ``castin2025_summary.json``; created if missing.
     scheme : {"both", "exact", "euler"}
         "euler" = Σ-only explicit Euler + PSD projection with the authors' stopping rules (faithful);
-        "exact" = :func:`gaussflow.solve.solve` from every Σ₀ (truth); "both" compares them.
+        "exact" = :func:`gaussflow.integrate.solve.solve` from every Σ₀ (truth); "both" compares them.
     experiments : sequence of {"a", "b", "c", "d", "e", "f", "ranks"}
         Which rows of docs/math.md §6 to run.
     quick : bool
@@ -1218,8 +1218,8 @@ def reproduce_castin2025(
     report = ["# Castin et al. (2025), arXiv:2501.18322 — Euler (authors' scheme) vs exact",
               "", f"scheme = {scheme}, quick = {quick}. Euler = Σ-only explicit Euler + PSD projection (eigenvalues "
               f"clipped at {PSD_FLOOR:g}), stops at ‖Σ̇‖_F < tol / tr Σ > tol_high / max_iter. Exact = "
-              f"gaussflow.solve.solve (DOP853, rtol {EXACT_RTOL:g}, atol {EXACT_ATOL:g}), regime from "
-              "gaussflow.spectrum.classify. Conventions: docs/castin2025.md.", ""]
+              f"gaussflow.integrate.solve.solve (DOP853, rtol {EXACT_RTOL:g}, atol {EXACT_ATOL:g}), regime from "
+              "gaussflow.diagnostics.spectrum.classify. Conventions: docs/castin2025.md.", ""]
     try:
         # submit every exact grid run first, so the two workers stay busy while Euler runs here
         prepared: dict[str, Any] = {}
@@ -1343,43 +1343,27 @@ def _report_ranks(res: dict[str, Any], seconds: float) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------------------
-PAPERS: dict[str, Callable[..., dict[str, Any]]] = {"castin2025": reproduce_castin2025}
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``gaussflow reproduce castin2025`` beyond the common ``--out/--force/--quick/--full``."""
+    p.add_argument("--scheme", choices=SCHEMES, default="both", help="euler, exact or both (default)")
+    p.add_argument("--only", nargs="+", choices=EXPERIMENT_KEYS, metavar="KEY",
+                   help=f"experiments to run, among {' '.join(EXPERIMENT_KEYS)} (default: all)")
+    p.add_argument("--cells", nargs="+", choices=RANK_CELLS, metavar="CELL",
+                   help="rank-histogram cells to run, e.g. softmax_random_d5 (default: all 12)")
 
 
-def _cmd_reproduce(args: argparse.Namespace) -> int:
-    res = PAPERS[args.paper](args.out, scheme=args.scheme, experiments=tuple(args.only or EXPERIMENT_KEYS),
-                             quick=args.quick, force=args.force, rank_cells=args.cells)
+def main(args: argparse.Namespace) -> int:
+    """Run :func:`reproduce_castin2025` with the parsed options; print the files written."""
+    res = reproduce_castin2025(args.out, scheme=args.scheme, experiments=tuple(args.only or EXPERIMENT_KEYS),
+                               quick=args.quick, force=args.force, rank_cells=args.cells)
     for p in res["files"]:
         print(f"wrote {p}")
     print(f"done in {res['elapsed']:.1f} s")
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add ``gaussflow reproduce castin2025 [--out DIR] [--scheme …] [--only …] [--quick] [--force]``."""
-    p = sub.add_parser(
-        "reproduce", help="reproduce published experiments (Euler scheme vs exact solver)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Re-run a paper's Gaussian experiments with its own scheme and with the exact solver; "
-                    "write figures, a Markdown report and a JSON summary.",
-        epilog="examples:\n  gaussflow reproduce castin2025 --out figures/\n"
-               "  gaussflow reproduce castin2025 --only a e --scheme exact --force\n"
-               "  gaussflow reproduce castin2025 --quick --out /tmp/castin",
-    )
-    p.add_argument("paper", choices=sorted(PAPERS), help="which paper")
-    p.add_argument("--out", default="figures", help="output directory (default: figures/)")
-    p.add_argument("--scheme", choices=SCHEMES, default="both", help="euler, exact or both (default)")
-    p.add_argument("--only", nargs="+", choices=EXPERIMENT_KEYS, metavar="KEY",
-                   help=f"experiments to run, among {' '.join(EXPERIMENT_KEYS)} (default: all)")
-    p.add_argument("--quick", action="store_true", help="coarse grids and short runs (smoke test)")
-    p.add_argument("--cells", nargs="+", choices=RANK_CELLS, metavar="CELL",
-                   help="rank-histogram cells to run, e.g. softmax_random_d5 (default: all 12)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.set_defaults(func=_cmd_reproduce)
-
-
 __all__ = [
-    "EXPERIMENT_KEYS", "Experiment", "Run", "add_parser", "draws", "euler_sigma", "experiment", "initial_grid",
-    "l2_params", "multihead_params", "psd_project", "rank_draws", "reproduce_castin2025", "sigma_rhs",
+    "EXPERIMENT_KEYS", "Experiment", "Run", "add_arguments", "draws", "euler_sigma", "experiment", "initial_grid",
+    "l2_params", "main", "multihead_params", "psd_project", "rank_draws", "reproduce_castin2025", "sigma_rhs",
     "sinkhorn_params", "softmax_params",
 ]

@@ -7,7 +7,7 @@ N(α, Σ) to the Gaussian (docs/math.md §3, Lemma)
 
 exactly — this is the law of a real L-layer network applied to Gaussian tokens, not an ODE
 discretization. It differs from explicit Euler on Σ̇ = JΣ + ΣJᵀ by h²JΣJᵀ per layer, keeps Σ PSD and
-never increases its rank, and converges to :func:`gaussflow.solve` at first order in h.
+never increases its rank, and converges to :func:`gaussflow.integrate.solve` at first order in h.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_positive, check_real
-from .attention import Attention
+from .._checks import check_positive, check_real
+from ..attention import Attention
+from ..trajectory import Trajectory
 from .solve import CAP, LawLike, _attention_at, _law, drift_and_jacobian
-from .trajectory import Trajectory
 
 
 def _layers(attn: Any, layers: Any, d: int) -> tuple[list[Callable[[float], Attention]], int]:
