@@ -1,0 +1,136 @@
+"""Stationary particle configurations of the gradient case and their Riemannian Hessian.
+
+E(X) = Σ_ij w_i w_j e_ij, e_ij = e^{β x_iᵀ D x_j}, on (S^{d−1})^n. Euclidean gradient and Hessian blocks:
+
+    g_i = 2β w_i Σ_j w_j e_ij D x_j,
+    H_ij = 2β w_i w_j e_ij (D + β D x_j x_iᵀ D) + δ_ij 2β² w_i Σ_k w_k e_ik D x_k x_kᵀ D.
+
+Riemannian gradient P⊥_i g_i; Riemannian Hessian (embedded sphere) Hess[ξ]_i = P⊥_i Σ_j H_ij ξ_j − (x_iᵀ g_i) ξ_i,
+written in an orthonormal tangent basis B_i (d × (d−1)) of every particle. Along ẋ_i = sign·P⊥F_i the field is
+sign·grad_i E / (2β w_i) (USA) or / (2β w_i Z_i) (SA): a positive rescaling of ±grad E, so a stationary
+state is stable for the ascent (sign +1) iff it is a local maximum of E (Hessian ≤ 0), for the descent iff
+a local minimum (Sylvester's law of inertia: the signs do not depend on the positive scaling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .energy import _check_D
+from .integrate import simulate, speed
+from .model import SphereModel, check_points, check_weights
+
+
+def gradient(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray) -> np.ndarray:
+    """Euclidean gradient g (n, d) of E (module docstring)."""
+    Ek = np.exp(beta * (X @ D) @ X.T)
+    return 2.0 * beta * w[:, None] * ((Ek * w[None, :]) @ X) @ D.T
+
+
+def hessian(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray) -> np.ndarray:
+    """Euclidean Hessian of E as (n, d, n, d) (module docstring)."""
+    n = X.shape[0]
+    Ek = np.exp(beta * (X @ D) @ X.T)
+    DX = X @ D.T
+    W = 2.0 * beta * np.outer(w, w) * Ek
+    # H[i, a, j, b] = W_ij (D_ab + β (D x_j)_a (D x_i)_b)
+    H = W[:, None, :, None] * (D[None, :, None, :] + beta * DX.T[None, :, :, None] * DX[:, None, None, :])
+    diag = 2.0 * beta**2 * w[:, None, None] * np.einsum("ik,ka,kb->iab", Ek * w[None, :], DX, DX)
+    H[np.arange(n), :, np.arange(n), :] += diag
+    return H
+
+
+def tangent_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal bases B (n, d, d−1) of the tangent spaces x_i^⊥."""
+    n, d = X.shape
+    B = np.empty((n, d, d - 1))
+    for i in range(n):
+        Qm = scipy.linalg.null_space(X[i][None, :])
+        B[i] = Qm
+    return B
+
+
+def riemannian_gradient(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray) -> np.ndarray:
+    g = gradient(X, D, beta, w)
+    return g - np.sum(X * g, axis=1)[:, None] * X
+
+
+def riemannian_hessian(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, B): the Riemannian Hessian of E in the tangent bases B, R of shape (n(d−1), n(d−1))."""
+    n, d = X.shape
+    g = gradient(X, D, beta, w)
+    H = hessian(X, D, beta, w)
+    B = tangent_basis(X)
+    R = np.einsum("iak,iajb,jbl->ikjl", B, H, B).reshape(n * (d - 1), n * (d - 1))
+    R -= np.diag(np.repeat(np.sum(X * g, axis=1), d - 1))
+    return 0.5 * (R + R.T), B
+
+
+@dataclass
+class Stationary:
+    """A stationary configuration: points (n, d), weights, energy, |grad|, Hessian eigenvalues, type."""
+
+    X: np.ndarray
+    weights: np.ndarray
+    energy: float
+    grad_norm: float
+    eigenvalues: np.ndarray
+    type: str
+    newton_steps: int
+
+
+def classify_hessian(eig: np.ndarray, rtol: float = 1e-7) -> str:
+    """"local max" (no positive eigenvalue), "local min" (no negative), "saddle"; "(degenerate)" if zero modes."""
+    scale = max(np.max(np.abs(eig)), 1e-300)
+    pos, neg = np.sum(eig > rtol * scale), np.sum(eig < -rtol * scale)
+    zero = len(eig) - pos - neg
+    t = "local max" if pos == 0 else "local min" if neg == 0 else "saddle"
+    return t + (f" (degenerate: {zero} zero modes)" if zero else "")
+
+
+def newton(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray, tol: float = 1e-12,
+           max_steps: int = 30) -> tuple[np.ndarray, int]:
+    """Riemannian Newton on grad E = 0 (least-squares steps for zero modes, retraction x ← (x + ξ)/|x + ξ|)."""
+    n, d = X.shape
+    for k in range(max_steps):
+        G = riemannian_gradient(X, D, beta, w)
+        if np.max(np.abs(G)) < tol:
+            return X, k
+        R, B = riemannian_hessian(X, D, beta, w)
+        rhs = np.einsum("iak,ia->ik", B, G).ravel()
+        xi = np.linalg.lstsq(R, -rhs, rcond=1e-10)[0].reshape(n, d - 1)
+        Y = X + np.einsum("iak,ik->ia", B, xi)
+        X = Y / np.linalg.norm(Y, axis=1, keepdims=True)
+    return X, max_steps
+
+
+def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: float = 200.0, dt: float = 0.1,
+                    flow_tol: float = 1e-5, tol: float = 1e-12) -> Stationary:
+    """Flow (RKMK4 in chunks of 10 time units until max|P⊥F| < flow_tol or t_max), then Newton, then classify.
+
+    Needs the gradient case (``mdl.D`` set, e.g. :func:`gaussflow.sphere.gradient_model`).
+    """
+    if mdl.D is None:
+        raise ValueError("`mdl` must be a gradient model (QᵀK = V = D); build it with gradient_model")
+    D = _check_D(mdl.D)
+    beta = mdl.beta
+    X = check_points(X0, mdl.d, name="X0")
+    w = check_weights(weights, X.shape[0])
+    t = 0.0
+    while t < t_max and speed(mdl, X, w) > flow_tol:
+        X = simulate(mdl, X, min(10.0, t_max - t), dt, weights=w).final
+        t += 10.0
+    X, k = newton(X, D, beta, w, tol=tol)
+    R, _ = riemannian_hessian(X, D, beta, w)
+    eig = np.linalg.eigvalsh(R)
+    Ek = np.exp(beta * (X @ D) @ X.T)
+    return Stationary(X, w, float(w @ Ek @ w), float(np.max(np.abs(riemannian_gradient(X, D, beta, w)))), eig,
+                      classify_hessian(eig), k)
+
+
+__all__ = ["Stationary", "classify_hessian", "find_stationary", "gradient", "hessian", "newton",
+           "riemannian_gradient", "riemannian_hessian", "tangent_basis"]
