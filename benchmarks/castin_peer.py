@@ -26,7 +26,7 @@ from types import ModuleType
 
 import numpy as np
 
-from gaussflow.experiments.castin2025 import core as R
+import gaussflow.experiments.castin2025 as R
 
 #: gaussflow run label in experiment (e) → the authors' right-hand side and evolution() keywords
 PEER_CALLS = {

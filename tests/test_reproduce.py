@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
+import gaussflow.experiments.castin2025 as R
 from gaussflow.diagnostics.oracles import softmax_blowup_time
-from gaussflow.experiments.castin2025 import core as R
 
 
 def _spd(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -284,7 +284,7 @@ def test_faithful_euler_prints_what_the_authors_code_prints(name: str) -> None:
     from collections import Counter
 
     assert dict(Counter(eu.status.tolist())) == AUTHORS_2D[name]["counts"]
-    assert [(int(a), k) for a, k in R._top_angles([R._direction(S) for S in eu.final])] == \
+    assert [(int(a), k) for a, k in R.top_angles([R.direction(S) for S in eu.final])] == \
         AUTHORS_2D[name]["directions_deg"]
 
 
@@ -323,7 +323,7 @@ def test_rank_loop_prints_what_the_authors_code_prints(cell: str) -> None:
     j = R.RANK_DIMS.index(d)
     steps, tol, max_iter, n_max = R.RANK_STEPS[(variant, vtype)]
     Qs, Vs = R.rank_draws(variant, vtype)
-    plist = [R._rank_params(variant, Qs[100 * j + i], Vs[100 * j + i]) for i in range(100)]
+    plist = [R.rank_params(variant, Qs[100 * j + i], Vs[100 * j + i]) for i in range(100)]
     ch = R.rank_chain(variant, plist, step=steps[j], tol=tol, max_iter=max_iter, n_max=n_max)
     ranks = [int(np.sum(np.linalg.eigvalsh(F) > 0.1)) for F in ch.finals]
     kept = [r for r in ranks if r <= (d + 1) // 2]
