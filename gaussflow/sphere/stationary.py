@@ -108,9 +108,17 @@ def newton(X: np.ndarray, D: np.ndarray, beta: float, w: np.ndarray, tol: float 
     return X, max_steps
 
 
+def stable_step(mdl: SphereModel, c: float = 0.5) -> float:
+    """A step below the explicit stability limit: c / L with L = ‖V‖(1 + ‖A‖) e^{‖A‖} (a bound on the
+    Lipschitz constant of the unnormalized field on the sphere; the softmax one is smaller)."""
+    a = float(np.linalg.norm(mdl.A, 2))
+    return c / (float(np.linalg.norm(mdl.V, 2)) * (1.0 + a) * np.exp(a))
+
+
 def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: float = 200.0, dt: float = 0.1,
                     flow_tol: float = 1e-5, tol: float = 1e-12) -> Stationary:
-    """Flow (RKMK4 in chunks of 10 time units until max|P⊥F| < flow_tol or t_max), then Newton, then classify.
+    """Flow (RKMK4 with step min(dt, :func:`stable_step`), in chunks of 10 time units until max|P⊥F| < flow_tol
+    or t_max), then Newton, then classify.
 
     Needs the gradient case (``mdl.D`` set, e.g. :func:`gaussflow.sphere.gradient_model`).
     """
@@ -120,9 +128,10 @@ def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: fl
     beta = mdl.beta
     X = check_points(X0, mdl.d, name="X0")
     w = check_weights(weights, X.shape[0])
+    h = min(dt, stable_step(mdl))
     t = 0.0
     while t < t_max and speed(mdl, X, w) > flow_tol:
-        X = simulate(mdl, X, min(10.0, t_max - t), dt, weights=w).final
+        X = simulate(mdl, X, min(10.0, t_max - t), h, weights=w).final
         t += 10.0
     X, k = newton(X, D, beta, w, tol=tol)
     R, _ = riemannian_hessian(X, D, beta, w)
@@ -132,5 +141,15 @@ def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: fl
                       classify_hessian(eig), k)
 
 
-__all__ = ["Stationary", "classify_hessian", "find_stationary", "gradient", "hessian", "newton",
-           "riemannian_gradient", "riemannian_hessian", "tangent_basis"]
+__all__ = [
+    "Stationary",
+    "classify_hessian",
+    "find_stationary",
+    "gradient",
+    "hessian",
+    "newton",
+    "riemannian_gradient",
+    "riemannian_hessian",
+    "stable_step",
+    "tangent_basis",
+]
