@@ -179,3 +179,13 @@ def test_exponential_of_rotation_generators_matches_scipy_expm(d: int) -> None:
     X = rng.normal(size=(6, d))
     ref = np.einsum("nij,nj->ni", scipy.linalg.expm(U), X)
     np.testing.assert_allclose(expm_skew_apply(U, X), ref, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["rkmk4", "euler"])
+def test_batched_systems_equal_separate_runs(method: str) -> None:
+    mdl = gs.gradient_model(np.diag([1.0, -2.0, 0.5]), normalization="softmax", sign=1)
+    X0 = np.stack([_points(7, 3, s) for s in range(3)])
+    _, Xb = gs.simulate_batch(mdl, X0, 1.0, 0.05, method=method)
+    for r in range(3):
+        np.testing.assert_allclose(Xb[-1, r], gs.simulate(mdl, X0[r], 1.0, 0.05, method=method).final,
+                                   rtol=1e-12, atol=1e-13)

@@ -33,30 +33,30 @@ def generators(mdl: SphereModel, X: np.ndarray, w: np.ndarray, block: int = DEFA
     """Ω_i = f_i x_iᵀ − x_i f_iᵀ with f_i = sign·F_i, shape (n, d, d) (skew)."""
     F, _ = _field(mdl, X, w, block)
     f = mdl.sign * F
-    G = f[:, :, None] * X[:, None, :]
-    return G - np.swapaxes(G, 1, 2)
+    G = f[..., :, None] * X[..., None, :]
+    return G - np.swapaxes(G, -1, -2)
 
 
 def expm_skew_apply(U: np.ndarray, X: np.ndarray) -> np.ndarray:
     """exp(U_i) x_i for skew U (n, d, d) and X (n, d): closed forms for d = 2, 3 (rotation, Rodrigues),
     the batched Hermitian eigendecomposition of −iU otherwise (unitary to rounding)."""
-    d = X.shape[1]
+    d = X.shape[-1]
     if d == 2:
-        a = U[:, 1, 0]
+        a = U[..., 1, 0]
         c, s = np.cos(a), np.sin(a)
-        return np.stack([c * X[:, 0] - s * X[:, 1], s * X[:, 0] + c * X[:, 1]], axis=1)
+        return np.stack([c * X[..., 0] - s * X[..., 1], s * X[..., 0] + c * X[..., 1]], axis=-1)
     if d == 3:
-        wv = np.stack([U[:, 2, 1], U[:, 0, 2], U[:, 1, 0]], axis=1)
-        th = np.linalg.norm(wv, axis=1)
+        wv = np.stack([U[..., 2, 1], U[..., 0, 2], U[..., 1, 0]], axis=-1)
+        th = np.linalg.norm(wv, axis=-1)
         small = th < 1e-6
         ths = np.where(small, 1.0, th)
         a = np.where(small, 1.0 - th**2 / 6.0 + th**4 / 120.0, np.sin(ths) / ths)
         b = np.where(small, 0.5 - th**2 / 24.0 + th**4 / 720.0, (1.0 - np.cos(ths)) / ths**2)
         wx = np.cross(wv, X)
-        return X + a[:, None] * wx + b[:, None] * np.cross(wv, wx)
+        return X + a[..., None] * wx + b[..., None] * np.cross(wv, wx)
     lam, W = np.linalg.eigh(-1j * U)  # U = i·H with H = −iU Hermitian: exp(U) = W diag(e^{iλ}) Wᴴ
-    c = np.einsum("nji,nj->ni", W.conj(), X) * np.exp(1j * lam)
-    return np.einsum("nij,nj->ni", W, c).real
+    c = np.einsum("...ji,...j->...i", W.conj(), X) * np.exp(1j * lam)
+    return np.einsum("...ij,...j->...i", W, c).real
 
 
 def _bracket(U: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -84,7 +84,7 @@ def step_euler(mdl: SphereModel, X: np.ndarray, w: np.ndarray, h: float, block: 
     """The authors' step: x ← (x + h·sign·F)/|x + h·sign·F|."""
     F, _ = _field(mdl, X, w, block)
     Y = X + h * mdl.sign * F
-    return Y / np.linalg.norm(Y, axis=1, keepdims=True)
+    return Y / np.linalg.norm(Y, axis=-1, keepdims=True)
 
 
 _STEPS = {"rkmk4": step_rkmk4, "euler": step_euler}
@@ -167,8 +167,36 @@ def simulate(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any
 def speed(mdl: SphereModel, X: np.ndarray, w: np.ndarray, block: int = DEFAULT_BLOCK) -> float:
     """max_i |P⊥F_i| (the size of the velocity; zero at stationary states)."""
     F, _ = _field(mdl, X, w, block)
-    return float(np.max(np.linalg.norm(tangent(X, F), axis=1)))
+    return float(np.max(np.linalg.norm(tangent(X, F), axis=-1)))
 
 
-__all__ = ["METHODS", "SphereTrajectory", "dexpinv", "expm_skew_apply", "generators", "simulate", "speed",
+def simulate_batch(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any = None,
+                   method: str = "rkmk4", every: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """R independent particle systems at once (same model and weights, small n: dense sums).
+
+    X0 : (R, n, d) unit rows. Returns ``(t (nt,), X (nt, R, n, d))``; ``every = 0`` keeps only the ends.
+    """
+    if method not in _STEPS:
+        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
+    X = np.array(X0, dtype=float)
+    if X.ndim != 3 or X.shape[2] != mdl.d:
+        raise ValueError(f"`X0` must have shape (R, n, {mdl.d}); got {X.shape}")
+    check_points(X.reshape(-1, mdl.d), mdl.d, name="X0")
+    w = check_weights(weights, X.shape[1])
+    if not (np.isfinite(dt) and dt > 0 and np.isfinite(t_end) and t_end >= 0):
+        raise ValueError(f"`dt` must be > 0 and `t_end` >= 0; got {dt!r}, {t_end!r}")
+    nsteps = max(round(t_end / dt), 1) if t_end > 0 else 0
+    h = t_end / nsteps if nsteps else 0.0
+    step = _STEPS[method]
+    ts, Xs = [0.0], [X.copy()]
+    for k in range(1, nsteps + 1):
+        X = step(mdl, X, w, h)
+        if (every and k % every == 0) or k == nsteps:
+            ts.append(k * h)
+            Xs.append(X.copy())
+    return np.array(ts), np.array(Xs)
+
+
+__all__ = ["METHODS", "SphereTrajectory", "dexpinv", "expm_skew_apply", "generators", "simulate", "simulate_batch",
+           "speed",
            "step_euler", "step_rkmk4"]

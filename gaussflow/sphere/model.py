@@ -155,11 +155,18 @@ def row_sums(X: np.ndarray, A: np.ndarray, weights: np.ndarray, Y: np.ndarray | 
              block: int = DEFAULT_BLOCK) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Streaming weighted exponential sums over the columns Y (default X).
 
-    Returns ``(m, S1, Sx)`` with shapes (n,), (n,), (n, d) such that
+    X may also be a batch (R, n, d) of independent systems with shared weights (dense, for small n).
+    Returns ``(m, S1, Sx)`` with shapes (n,), (n,), (n, d) (batch: leading R) such that
     Σ_j w_j e^{s_ij} = e^{m_i} S1_i and Σ_j w_j e^{s_ij} y_j = e^{m_i} Sx_i, s_ij = y_jᵀ A x_i
     (a running log-sum-exp shift m_i, so no exponential overflows).
     """
     Y = X if Y is None else Y
+    if X.ndim == 3:  # a batch of independent systems (R, n, d), small n: one dense product per system
+        with np.errstate(divide="ignore"):
+            S = np.einsum("rid,rjd->rij", X @ A.T, Y) + np.log(weights)[None, None, :]
+        mb = S.max(axis=2)
+        Eb = np.exp(S - mb[..., None])
+        return mb, Eb.sum(axis=2), Eb @ Y
     n, d = X.shape
     L = X @ A.T
     with np.errstate(divide="ignore"):
@@ -188,19 +195,19 @@ def field(mdl: SphereModel, X: np.ndarray, weights: np.ndarray,
     m, S1, Sx = row_sums(X, mdl.A, weights, block=block)
     logZ = m + np.log(S1)
     if mdl.normalized:
-        M = Sx / S1[:, None]
+        M = Sx / S1[..., None]
     else:
         with np.errstate(over="raise"):
             try:
-                M = Sx * np.exp(m)[:, None]
+                M = Sx * np.exp(m)[..., None]
             except FloatingPointError:
                 raise FloatingPointError("unnormalized sphere attention overflowed: e^{s_ij} beyond float64") from None
     return M @ mdl.V.T, logZ
 
 
 def tangent(X: np.ndarray, F: np.ndarray) -> np.ndarray:
-    """P⊥_x F = F − (x·F) x, row-wise (n, d)."""
-    return F - np.sum(X * F, axis=1)[:, None] * X
+    """P⊥_x F = F − (x·F) x, row-wise ((..., n, d))."""
+    return F - np.sum(X * F, axis=-1, keepdims=True) * X
 
 
 def velocity(mdl: SphereModel, X: Any, weights: Any = None, block: int = DEFAULT_BLOCK) -> np.ndarray:
