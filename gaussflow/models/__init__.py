@@ -16,6 +16,7 @@ from .forward import (
     LayerTrace,
     embed,
     encode,
+    encode_many,
     feed_forward,
     gelu,
     layer_forward,
@@ -38,7 +39,7 @@ def corpus() -> list[str]:
 
 __all__ = [
     "CORPUS_FILE", "MODEL_PACKAGE", "BertLayer", "BertModel", "LayerNormParams", "LayerTrace", "ModelNotFound",
-    "SafetensorsError", "WordPiece", "corpus", "embed", "encode", "feed_forward", "find_model", "gelu",
+    "SafetensorsError", "WordPiece", "corpus", "embed", "encode", "encode_many", "feed_forward", "find_model", "gelu",
     "layer_forward", "layer_norm", "load_bert", "read_header", "read_safetensors", "self_attention",
     "sentence_embedding", "write_safetensors",
 ]
