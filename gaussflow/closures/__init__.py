@@ -12,9 +12,10 @@ from typing import Any
 from .base import ClosureKind, MomentRHS
 from .exact import ExactAffine
 from .projection import GaussianProjection
+from .sphere import SphereProjectedNormal
 
 #: closure kinds, tried in order by :func:`kind_of`
-KINDS: list[type[ClosureKind]] = [ExactAffine, GaussianProjection]
+KINDS: list[type[ClosureKind]] = [SphereProjectedNormal, ExactAffine, GaussianProjection]
 
 
 def kind_of(closure: Any) -> ClosureKind:
