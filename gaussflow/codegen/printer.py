@@ -354,7 +354,7 @@ class Printer:
                     core = f"_solve_one_plus_sqrt({self.p(root)}, {self.chain(right)})"
                     return f"{self.chain(mats[:i])} @ {core}" if i else core
                 X = self.p(m.args[0])
-                core = f"np.linalg.solve({X}, {self.chain(right)})" if right else f"np.linalg.inv({X})"
+                core = f"_solve({X}, {self.chain(right)})" if right else f"np.linalg.inv({X})"
                 return f"{self.chain(mats[:i])} @ {core}" if i else core
         if len(mats) == 1:
             return self.atom(mats[0])

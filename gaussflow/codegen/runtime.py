@@ -83,12 +83,24 @@ def _full(J: Any, Sigma: np.ndarray) -> np.ndarray:
     return np.broadcast_to(J[..., None, None] * np.eye(Sigma.shape[-1]), Sigma.shape).copy()
 
 
+def _solve(X: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """X⁻¹R; stacks of 2 × 2 matrices (shape (..., 2, 2), ndim > 2) by the adjugate, X⁻¹ = adj X / det X,
+    elementwise over the stack (LAPACK's per-matrix call overhead dominates at that size); else LAPACK."""
+    if X.ndim > 2 and X.shape[-2:] == (2, 2):
+        a, b, c, e = X[..., 0, 0], X[..., 0, 1], X[..., 1, 0], X[..., 1, 1]
+        det = (a * e - b * c)[..., None]
+        r0, r1 = R[..., 0, :], R[..., 1, :]
+        return np.stack([(e[..., None] * r0 - b[..., None] * r1) / det,
+                         (a[..., None] * r1 - c[..., None] * r0) / det], axis=-2)
+    return np.linalg.solve(X, R)
+
+
 def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
     """One LU factorization of X for several right-hand sides; returns X⁻¹R_i each."""
     if X.ndim > 2:  # batched (X holds Σ): give every right-hand side the batch axes
         lead = np.broadcast_shapes(X.shape[:-2], *(r.shape[:-2] for r in rhs))
         rhs = tuple(np.broadcast_to(r, lead + r.shape[-2:]) for r in rhs)
-    sol = np.linalg.solve(X, np.concatenate(rhs, axis=-1))
+    sol = _solve(X, np.concatenate(rhs, axis=-1))
     if len(rhs) == 2:
         w = rhs[0].shape[-1]
         return sol[..., :w], sol[..., w:]
@@ -103,6 +115,7 @@ def _solve_many(X: np.ndarray, *rhs: np.ndarray) -> tuple[np.ndarray, ...]:
 
 RUNTIME: dict[str, Any] = {
     "_solve_many": _solve_many,
+    "_solve": _solve,
     "_full": _full,
     "np": np,
     "_sqrtm_psd": _sqrtm_psd,

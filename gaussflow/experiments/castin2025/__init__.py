@@ -13,7 +13,7 @@ Modules: :mod:`.setup` (draws, convention mappings, grids, the authors' 2-D coun
 from __future__ import annotations
 
 from .core import add_arguments, main, reproduce_castin2025
-from .euler import EulerResult, euler_sigma, psd_project, sigma_rhs
+from .euler import EulerResult, SigmaRHS, euler_sigma, psd_project, sigma_rhs
 from .exact import exact_member
 from .ranks import (
     AUTHORS_RANKS,
@@ -42,9 +42,35 @@ from .setup import (
 from .summary import direction, top_angles
 
 __all__ = [
-    "AUTHORS_2D", "AUTHORS_RANKS", "EXPERIMENT_KEYS", "RANK_CELLS", "RANK_DIMS", "RANK_STEPS", "EulerResult",
-    "Experiment", "RankChain", "Run", "add_arguments", "direction", "draws", "euler_sigma", "exact_member",
-    "experiment", "initial_grid", "l2_params", "main", "multihead_params", "psd_project", "rank_chain", "rank_draws",
-    "rank_params", "reproduce_castin2025", "sigma0_stream", "sigma_rhs", "sinkhorn_params", "softmax_params",
+    "AUTHORS_2D",
+    "AUTHORS_RANKS",
+    "EXPERIMENT_KEYS",
+    "RANK_CELLS",
+    "RANK_DIMS",
+    "RANK_STEPS",
+    "EulerResult",
+    "Experiment",
+    "RankChain",
+    "Run",
+    "SigmaRHS",
+    "add_arguments",
+    "direction",
+    "draws",
+    "euler_sigma",
+    "exact_member",
+    "experiment",
+    "initial_grid",
+    "l2_params",
+    "main",
+    "multihead_params",
+    "psd_project",
+    "rank_chain",
+    "rank_draws",
+    "rank_params",
+    "reproduce_castin2025",
+    "sigma0_stream",
+    "sigma_rhs",
+    "sinkhorn_params",
+    "softmax_params",
     "top_angles",
 ]

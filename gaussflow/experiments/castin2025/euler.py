@@ -3,78 +3,73 @@ their stopping rules. Σ̇ comes from the generated code of the closure (:mod:`g
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..._linalg import sqrtm_psd
+from ...attention import attention
+from ...integrate.batch import BatchedClosure
 from .setup import PSD_FLOOR
 
-
 # --------------------------------------------------------------------------------------------------------
-# batched Σ right-hand sides (numpy, any d; Σ has shape (N, d, d))
+# Σ right-hand sides from the generated code (any closed variant, any d; Σ has shape (N, d, d))
 # --------------------------------------------------------------------------------------------------------
-def _T(X: np.ndarray) -> np.ndarray:
-    return np.swapaxes(X, -1, -2)
+Params = Mapping[str, Any]
 
 
-def _sym(P: np.ndarray) -> np.ndarray:
-    return P + _T(P)
+class SigmaRHS:
+    """Σ̇(Σ) = JΣ + ΣJᵀ of one closed variant, evaluated by its generated code on a stack of Σ.
 
-
-def _solve(M: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """M⁻¹B for stacks of matrices; 2 × 2 by the adjugate (much faster than LAPACK on small stacks)."""
-    if M.shape[-1] != 2:
-        return np.linalg.solve(M, B)
-    m00, m01, m10, m11 = M[..., 0, 0], M[..., 0, 1], M[..., 1, 0], M[..., 1, 1]
-    det = m00 * m11 - m01 * m10
-    adj = np.stack([np.stack([m11, -m01], -1), np.stack([-m10, m00], -1)], -2)
-    return (adj @ B) / det[..., None, None]
-
-
-def sigma_rhs(variant: str, params: dict[str, Any], Sigma: np.ndarray) -> np.ndarray:
-    """Batched Σ̇ = JΣ + ΣJᵀ of a Gaussian-preserving variant (α-independent), in our notation.
+    The right-hand side is the closure's own (``gaussflow.codegen`` through
+    :class:`gaussflow.integrate.batch.BatchedClosure`): nothing here knows a variant's formula.
 
     Parameters
     ----------
-    variant : {"softmax", "multihead", "l2", "sinkhorn"}
-    params : dict
-        softmax / sinkhorn: ``A`` (d, d), ``V`` (d, d); multihead: ``A`` (H, d, d), ``C`` (H, d, d);
-        l2: ``Q``, ``K`` (k, d), ``V`` (d, d), ``beta`` > 0 (the keyword arguments of
-        :func:`gaussflow.attention` for the same layer).
-    Sigma : ndarray, shape (N, d, d)
-        Symmetric PSD.
+    variant : str
+        A registered variant whose Σ̇ does not depend on the mean (softmax, multi-head, L2, Sinkhorn …).
+    params : mapping or sequence of mappings
+        Keyword arguments of :func:`gaussflow.attention` (our convention): one set shared by every member,
+        or one set per member of a list (then :meth:`__call__` takes the member indices).
 
-    Returns
-    -------
-    ndarray, shape (N, d, d)
-        softmax VΣAΣ + t., multi-head Σ_h C_hΣA_hΣ + t., L2 βVΣ(I + βKᵀKΣ)⁻¹KᵀQΣ + t.,
-        Sinkhorn 2VΣAΣ^{1/2}(I + R)⁻¹Σ^{1/2} + t. with R = (I + 4Σ^{1/2}AᵀΣAΣ^{1/2})^{1/2}
-        ("+ t." = plus the transpose).
+    Raises
+    ------
+    ValueError
+        The variant does not close, or its Σ̇ depends on the mean.
     """
-    S = Sigma
-    if variant == "softmax":
-        return _sym((params["V"] @ S) @ (params["A"] @ S))
-    if variant == "multihead":
-        P = np.zeros_like(S)
-        for A_h, C_h in zip(params["A"], params["C"], strict=True):
-            P += (C_h @ S) @ (A_h @ S)
-        return _sym(P)
-    if variant == "l2":
-        Q, K, V, beta = params["Q"], params["K"], params["V"], float(params["beta"])
-        d = S.shape[-1]
-        M = np.eye(d) + beta * (_T(K) @ K) @ S
-        return _sym(beta * V @ S @ _solve(M, (_T(K) @ Q) @ S))
-    if variant == "sinkhorn":
-        A, V = params["A"], params["V"]
-        d = S.shape[-1]
-        Sh = sqrtm_psd(S)
-        R = sqrtm_psd(np.eye(d) + 4.0 * Sh @ _T(A) @ S @ A @ Sh)
-        R = 0.5 * (R + _T(R))
-        MS = 2.0 * S @ A @ Sh @ np.linalg.solve(np.eye(d) + R, Sh)
-        return _sym(V @ MS)
-    raise ValueError(f"unknown `variant` {variant!r}; valid: softmax, multihead, l2, sinkhorn")
+
+    def __init__(self, variant: str, params: Params | Sequence[Params]) -> None:
+        if isinstance(params, Mapping):
+            self.shared = True
+            bc = BatchedClosure(attention(variant, **params))
+        else:
+            self.shared = False
+            bc = BatchedClosure([attention(variant, **p) for p in params])
+        if bc.closure.cov_depends_on_mean:
+            raise ValueError(f"`variant` {variant!r}: Σ̇ depends on the mean; the authors' scheme evolves Σ only")
+        self.variant, self.closure = variant, bc
+
+    def __call__(self, Sigma: np.ndarray, members: np.ndarray | None = None) -> np.ndarray:
+        """Σ̇ at ``Sigma`` (N, d, d); ``members`` (N,) indexes the per-member parameter sets."""
+        bc = self.closure
+        if self.shared:
+            prep = bc.prepared
+        elif members is None:
+            raise ValueError("`members` is required when the parameters are per member")
+        else:
+            prep = bc.take(np.asarray(members))
+        alpha = np.zeros(Sigma.shape[:-1] + (1,))
+        return np.asarray(bc.moments(alpha, Sigma, prep)[1])
+
+
+def sigma_rhs(variant: str, params: Params | Sequence[Params], Sigma: np.ndarray) -> np.ndarray:
+    """Σ̇ = JΣ + ΣJᵀ at each Σ of a stack (shape (N, d, d)); ``params`` shared or one mapping per member.
+
+    Convenience wrapper of :class:`SigmaRHS` (which callers in a loop should build once).
+    """
+    members = None if isinstance(params, Mapping) else np.arange(len(params))
+    return SigmaRHS(variant, params)(Sigma, members)
 
 # --------------------------------------------------------------------------------------------------------
 # scheme 1: the authors' Euler + PSD projection, batched
@@ -138,23 +133,23 @@ def psd_project(Sigma: np.ndarray, floor: float = PSD_FLOOR, exact_rounding: boo
     w, U = np.linalg.eigh(Sigma)
     neg = w < 0
     w = np.where(neg, floor, w)
-    return U @ (w[..., :, None] * _T(U)), neg.any(axis=-1)
+    return U @ (w[..., :, None] * np.swapaxes(U, -1, -2)), neg.any(axis=-1)
 
 
-def euler_step(variant: str, params: dict[str, Any], S: np.ndarray, step: float
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One step of the authors' ``evolution`` loop on a batch.
+def euler_step(rhs: SigmaRHS, S: np.ndarray, step: float, members: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the authors' ``evolution`` loop on a batch S (N, d, d) (``members``: see :class:`SigmaRHS`).
 
     Returns ‖Σ̇(Σ)‖_F, Π(Σ + hΣ̇), tr Π(Σ + hΣ̇) and whether the projection clipped.
     """
-    D = sigma_rhs(variant, params, S)
+    D = rhs(S, members)
     nrm = np.sqrt(np.einsum("nij,nij->n", D, D))
     S_new, clip = psd_project(S + step * D)
     return nrm, S_new, np.trace(S_new, axis1=1, axis2=2), clip
 
 
-def euler_sigma(variant: str, params: dict[str, Any], Sigma0: np.ndarray, *, step: float, tol: float,
-                tol_high: float = 1e3, max_iter: int = 50_000, batched: bool = False) -> EulerResult:
+def euler_sigma(variant: str, params: Params | Sequence[Params], Sigma0: np.ndarray, *, step: float, tol: float,
+                tol_high: float = 1e3, max_iter: int = 50_000) -> EulerResult:
     """The authors' ``evolution()`` on a batch: Σ ← Π(Σ + hΣ̇), stopping per member.
 
     Iteration i = 0, 1, …, max_iter − 1 computes Σ̇(Σ_i), steps and projects; the member stops with
@@ -166,12 +161,10 @@ def euler_sigma(variant: str, params: dict[str, Any], Sigma0: np.ndarray, *, ste
 
     Parameters
     ----------
-    variant, params : see :func:`sigma_rhs`
+    variant, params : see :class:`SigmaRHS` (a sequence of N mappings: one set of weights per member)
     Sigma0 : ndarray, shape (N, d, d)
     step, tol, tol_high : float
     max_iter : int
-    batched : bool
-        ``params`` arrays of ndim ≥ 3 carry one set of weights per member (leading axis N).
 
     Returns
     -------
@@ -187,12 +180,13 @@ def euler_sigma(variant: str, params: dict[str, Any], Sigma0: np.ndarray, *, ste
     frames = np.full((fi.size,) + S.shape, np.nan)
     slot = {int(v): k for k, v in enumerate(fi)}
     idx = np.arange(N)
+    rhs = SigmaRHS(variant, params)
     with np.errstate(all="ignore"):
         for it in range(max_iter):
             k = slot.get(it)
             if k is not None:
                 frames[k, idx] = S
-            nrm, S_new, tr, clip = euler_step(variant, params, S, step)
+            nrm, S_new, tr, clip = euler_step(rhs, S, step, idx)
             conv = nrm < tol
             div = ~conv & (tr > tol_high)
             nan = ~conv & ~div & ~np.isfinite(tr)
@@ -206,8 +200,6 @@ def euler_sigma(variant: str, params: dict[str, Any], Sigma0: np.ndarray, *, ste
                 status[idx[div]], iters[idx[div]] = "diverged", it
                 go = ~stop
                 idx, S = idx[go], S_new[go]
-                if batched:
-                    params = {k: v[go] if np.ndim(v) >= 3 else v for k, v in params.items()}
                 if idx.size == 0:
                     break
             else:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .euler import euler_step
+from .euler import SigmaRHS, euler_step
 from .exact import Pool
 from .setup import HIST_THRESHOLD, QUICK_N_MAX, l2_params, softmax_params
 from .summary import growth
@@ -131,7 +131,7 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
     """
     n = len(plist)
     d = np.shape(plist[0]["V"])[0]
-    keys = list(plist[0])
+    rhs = SigmaRHS(variant, plist)
     stream = sigma0_stream(d, n_max)
     done: dict[tuple[int, int], tuple[str, int, np.ndarray, bool]] = {}
     started: set[tuple[int, int]] = set()
@@ -139,9 +139,6 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
     S = np.zeros((0, d, d))
     it = np.zeros(0, dtype=int)
     clp = np.zeros(0, dtype=bool)
-    fixed = {k: plist[0][k] for k in keys if np.ndim(plist[0][k]) == 0}
-    keys = [k for k in keys if k not in fixed]
-    P: dict[str, Any] = {k: np.zeros((0,) + np.shape(plist[0][k])) for k in keys}
 
     def replay() -> tuple[int, int, int, RankChain | None]:
         i = k = fails = 0
@@ -204,18 +201,16 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
                 S = np.concatenate([S, stream[a[:, 1]]])
                 it = np.concatenate([it, np.zeros(len(a), dtype=int)])
                 clp = np.concatenate([clp, np.zeros(len(a), dtype=bool)])
-                P = {kk: np.concatenate([P[kk], np.stack([plist[s][kk] for s in a[:, 0]])]) for kk in keys}
             # drop running pairs the current plan does not need
             keep = np.array([tuple(q) in want for q in pairs.tolist()], dtype=bool)
             if not np.all(keep):
                 for p in map(tuple, pairs[~keep]):
                     started.discard(p)
                 pairs, S, it, clp = pairs[keep], S[keep], it[keep], clp[keep]
-                P = {kk: v[keep] for kk, v in P.items()}
             for _ in range(chunk):
                 if len(S) == 0:
                     break
-                nrm, S_new, tr, clip = euler_step(variant, P | fixed, S, step)
+                nrm, S_new, tr, clip = euler_step(rhs, S, step, pairs[:, 0])
                 clp = clp | clip
                 conv = nrm < tol
                 div = ~conv & (tr > tol_high)
@@ -228,7 +223,6 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
                             st, int(it[m]) if st != "max_iter" else max_iter, S[m].copy(), bool(clp[m]))
                     go = ~stop
                     pairs, S, it, clp = pairs[go], S_new[go], it[go] + 1, clp[go]
-                    P = {kk: v[go] for kk, v in P.items()}
                 else:
                     S, it = S_new, it + 1
 
