@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..symbolic.rules import tilt
+from ._hardmax_particles import hardmax_kernel
 from ._softmax_particles import softmax_kernel
 from .base import Normalization
 
@@ -14,3 +15,6 @@ NORMALIZATION = Normalization(
     phi=None,
     particle_kernel=softmax_kernel,
 )
+
+#: the β = ∞ limit of :data:`NORMALIZATION`'s particle kernel (hardmax, ties averaged)
+ZERO_TEMPERATURE_KERNEL = hardmax_kernel

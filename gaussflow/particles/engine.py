@@ -57,20 +57,40 @@ from ..kernels.field import (
     numeric_heads,
 )
 from ..kernels.sinkhorn import SinkhornResult, sinkhorn_plan
+from ..kernels.softmax import NORMALIZATION as _SOFTMAX
+from ..kernels.softmax import ZERO_TEMPERATURE_KERNEL
 from .result import FORMAT, STATUSES, ParticleTrajectory, ParticleTrajectoryError
 from .stepping import KEEP, METHODS, Progress, Recorder, Run
 
 
-def make_field(attn: Attention, chunk: int | None, causal: bool, sinkhorn_tol: float) -> Field:
+def _check_beta(beta: Any, attn: Attention) -> float | None:
+    """``beta`` of the particle engine: None (the attention's own) or np.inf (hardmax, softmax kernels only)."""
+    if beta is None:
+        return None
+    try:
+        b = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"`beta` must be None or np.inf; got {beta!r}") from None
+    if b != np.inf:
+        raise ValueError(f"`beta` must be None or np.inf (a finite β is a parameter of the Attention); got {beta!r}")
+    if NORMALIZATIONS[attn.closure.variant.normalization] is not _SOFTMAX:
+        raise ValueError(f"`beta=np.inf` (hardmax) is the zero-temperature limit of softmax attention; "
+                         f"{attn.name!r} is normalized by {attn.closure.variant.normalization!r}")
+    return b
+
+
+def make_field(attn: Attention, chunk: int | None, causal: bool, sinkhorn_tol: float,
+               beta: float | None = None) -> Field:
     v = attn.closure.variant
     norm = NORMALIZATIONS[v.normalization]
+    kernel = ZERO_TEMPERATURE_KERNEL if beta == np.inf else norm.particle_kernel
     if causal and norm.no_causal_form:
         raise ValueError(f"`causal=True` is not defined for {v.normalization!r}: {norm.no_causal_form}")
     W_ff = b_ff = None
     if v.feedforward:
         W_ff = np.asarray(attn.params[v.param("W_ff").name], dtype=float)
         b_ff = np.asarray(attn.params[v.param("b_ff").name], dtype=float).reshape(-1)
-    return Field(numeric_heads(attn), v.normalization, norm.particle_kernel, v.residual, W_ff, b_ff, chunk, causal,
+    return Field(numeric_heads(attn), v.normalization, kernel, v.residual, W_ff, b_ff, chunk, causal,
                  sinkhorn_tol)
 
 
@@ -95,6 +115,7 @@ def particle_velocity(
     chunk: int | None = None,
     causal: bool = False,
     sinkhorn_tol: float = 1e-9,
+    beta: float | None = None,
 ) -> np.ndarray:
     """The particle velocity Γ[μⁿ](xᵢ), μⁿ = (1/n) Σⱼ δ_{xⱼ}, at every particle.
 
@@ -110,6 +131,9 @@ def particle_velocity(
         Token i attends to j ≤ i only (see the module docstring for the normalization).
     sinkhorn_tol : float
         Marginal tolerance of the Sinkhorn plan (variant ``sinkhorn`` only).
+    beta : None or np.inf
+        ``np.inf``: the zero-temperature (hardmax) limit of a softmax-normalized attention, every head's
+        mean the barycentre of its argmax tokens, ties averaged (``gaussflow.kernels.softmax``).
 
     Returns
     -------
@@ -127,7 +151,8 @@ def particle_velocity(
     Xa = as_array("X", X, 2)
     if Xa.shape[1] != attn.d or Xa.shape[0] < 1:
         raise ValueError(f"`X` must have shape (n, {attn.d}) with n ≥ 1 (d of `attn`); got shape {Xa.shape}")
-    fld = make_field(attn, _check_chunk(chunk), bool(causal), check_positive("sinkhorn_tol", sinkhorn_tol))
+    fld = make_field(attn, _check_chunk(chunk), bool(causal), check_positive("sinkhorn_tol", sinkhorn_tol),
+                     _check_beta(beta, attn))
     return fld(np.ascontiguousarray(Xa))
 
 
@@ -178,6 +203,7 @@ def simulate_particles(
     rtol: float = 1e-6,
     atol: float = 1e-9,
     sinkhorn_tol: float = 1e-9,
+    beta: float | None = None,
 ) -> ParticleTrajectory:
     """Integrate the interacting-particle system ẋᵢ = Γ[μⁿ](xᵢ) and record its empirical moments.
 
@@ -213,6 +239,9 @@ def simulate_particles(
         Tolerances of ``method="adaptive"``.
     sinkhorn_tol : float
         Marginal tolerance of the per-step Sinkhorn plans (variant ``sinkhorn``).
+    beta : None or np.inf
+        ``np.inf`` runs the hardmax (β = ∞) dynamics of a softmax-normalized attention (ties averaged:
+        a Filippov solution; solutions of the β = ∞ flow need not be unique, docs/lowtemp.md).
 
     Returns
     -------
@@ -243,7 +272,7 @@ def simulate_particles(
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"`progress` must be True, False or None; got {progress!r}")
     X = _initial_state(attn, X0, n, seed)
-    fld = make_field(attn, chunk, bool(causal), sinkhorn_tol)
+    fld = make_field(attn, chunk, bool(causal), sinkhorn_tol, _check_beta(beta, attn))
     if method == "rk4" and dt is None:
         span = float(t[-1] - t[0])
         dt = min(float(np.min(np.diff(t))), span / 20) if t.size > 1 else 1.0
@@ -272,6 +301,7 @@ def simulate_particles(
         "causal": bool(causal), "seed": seed if isinstance(seed, int | None) else repr(seed),
         "keep": keep, "t_eval": t.tolist(), "options": dict(v.options),
         "sinkhorn_tol": sinkhorn_tol if v.normalization == "sinkhorn" else None,
+        "beta": None if beta is None else "inf",
         "sinkhorn_iterations": fld.sinkhorn_iterations, "wall_time": wall,
         "velocity_evaluations_per_second": fld.nfev / wall if wall > 0 else None,
     }
