@@ -114,10 +114,12 @@ def simplex_qp(K: np.ndarray, tol: float = 1e-12, max_iter: int = 200) -> tuple[
     return w, max_iter
 
 
-def _grid(D: np.ndarray, n: int | None) -> np.ndarray:
+def _grid(D: np.ndarray, n: int | None, eigenvectors: bool = True) -> np.ndarray:
     d = D.shape[0]
     n = n if n is not None else {2: 720, 3: 1500}.get(d, 2000)
     P = sphere_grid(d, n)
+    if not eigenvectors:
+        return P
     V = np.linalg.eigh(D)[1].T
     return np.concatenate([P, V, -V], axis=0)
 
@@ -127,13 +129,14 @@ def _test_set(D: np.ndarray, n: int) -> np.ndarray:
 
 
 def minimum_energy(D: Any, beta: float = 1.0, n: int | None = None, n_test: int | None = None,
-                   tol: float = 1e-12) -> ExtremalMeasure:
+                   tol: float = 1e-12, eigenvectors: bool = True) -> ExtremalMeasure:
     """The minimizer of E over probability measures on S^{d−1} for D ⪰ 0, on a grid, with its certificate.
 
     Parameters
     ----------
     D : (d, d) symmetric positive semidefinite
-    n : grid size (default 720 on S¹, 1500 on S²); the eigenvectors ±v_k of D are added to the grid
+    n : grid size (default 720 on S¹ (equispaced from angle 0), 1500 on S² (Fibonacci))
+    eigenvectors : add ±v_k (the eigenvectors of D) to the grid (where singular minimizers live)
     n_test : size of the finer test set of the gap (default 4n)
 
     Returns
@@ -145,7 +148,7 @@ def minimum_energy(D: Any, beta: float = 1.0, n: int | None = None, n_test: int 
     ev = np.linalg.eigvalsh(Da)
     if ev.min() < -1e-12 * max(1.0, abs(ev).max()):
         raise ValueError(f"`D` must be positive semidefinite for the convex problem; eigenvalues {ev}")
-    P = _grid(Da, n)
+    P = _grid(Da, n, eigenvectors)
     K = kernel_matrix(P, P, Da, beta)
     K = 0.5 * (K + K.T)
     w, iters = simplex_qp(K, tol=tol)

@@ -64,7 +64,9 @@ def _bracket(U: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 def dexpinv(U: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """dexp⁻¹_U(K) ≈ K − ½[U, K] + (1/12)[U, [U, K]] (enough for order 4)."""
+    """dexp⁻¹_U(K) ≈ K − ½[U, K] + (1/12)[U, [U, K]] (enough for order 4); so(2) is abelian: K."""
+    if U.shape[-1] == 2:
+        return K
     c = _bracket(U, K)
     return K - 0.5 * c + _bracket(U, c) / 12.0
 

@@ -163,10 +163,12 @@ def row_sums(X: np.ndarray, A: np.ndarray, weights: np.ndarray, Y: np.ndarray | 
     Y = X if Y is None else Y
     if X.ndim == 3:  # a batch of independent systems (R, n, d), small n: one dense product per system
         with np.errstate(divide="ignore"):
-            S = np.einsum("rid,rjd->rij", X @ A.T, Y) + np.log(weights)[None, None, :]
+            S = (X @ A.T) @ np.swapaxes(Y, 1, 2)
+            S += np.log(weights)
         mb = S.max(axis=2)
-        Eb = np.exp(S - mb[..., None])
-        return mb, Eb.sum(axis=2), Eb @ Y
+        S -= mb[..., None]
+        np.exp(S, out=S)
+        return mb, S.sum(axis=2), S @ Y
     n, d = X.shape
     L = X @ A.T
     with np.errstate(divide="ignore"):
