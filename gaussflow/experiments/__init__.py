@@ -20,6 +20,7 @@ from types import ModuleType
 #: paper name → module path (one line per paper)
 PAPERS: dict[str, str] = {
     "castin2025": "gaussflow.experiments.castin2025",
+    "burger2025": "gaussflow.experiments.burger2025",
 }
 
 
