@@ -94,3 +94,15 @@ def test_reproduce_burger2025_quick(tmp_path) -> None:
     assert len(list(tmp_path.glob("burger2025_*.png"))) == 9
     with pytest.raises(FileExistsError):
         reproduce_burger2025(tmp_path, "quick", only=("7",), log=lambda *_: None)
+
+
+def test_cli_sphere_classify_and_simulate(tmp_path, capsys) -> None:
+    from gaussflow.cli import main
+
+    assert main(["sphere", "classify", "--D", "1", "0", "1", "--grid", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "singular PSD" in out and "ker D" in out
+    assert main(["sphere", "simulate", "--D", "1", "0.5", "--n", "20", "--t", "1", "--sign", "-1",
+                 "--save", str(tmp_path / "r.npz")]) == 0
+    assert gs.SphereTrajectory.load(tmp_path / "r.npz").X.shape[1:] == (20, 2)
+    assert main(["sphere", "classify", "--matrix", "[[1, 2], [3"]) == 2

@@ -20,7 +20,7 @@ from ...sphere.extremal import candidates, minimum_energy
 SIZES: dict[str, dict[str, Any]] = {
     "quick": {"f1_restarts": 6, "f2_ds": 3, "f2_reps": 2, "f2_N": 30, "f2_t": 30.0, "f3_N": 60, "f3_t": 20.0,
               "f4_ds": 3, "f5_ds": 3, "f5_grid": 200, "f6_reps": (2, 2), "f6_N": 30},
-    "default": {"f1_restarts": 30, "f2_ds": 10, "f2_reps": 6, "f2_N": 100, "f2_t": 100.0, "f3_N": 200,
+    "default": {"f1_restarts": 30, "f2_ds": 8, "f2_reps": 5, "f2_N": 100, "f2_t": 80.0, "f3_N": 200,
                 "f3_t": 100.0, "f4_ds": 9, "f5_ds": 9, "f5_grid": 600, "f6_reps": (6, 10), "f6_N": 100},
     "full": {"f1_restarts": 30, "f2_ds": 20, "f2_reps": 100, "f2_N": 100, "f2_t": 150.0, "f3_N": 400,
              "f3_t": 1000.0, "f4_ds": 19, "f5_ds": 9, "f5_grid": 1000, "f6_reps": (6, 100), "f6_N": 100},
