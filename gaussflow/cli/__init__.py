@@ -20,6 +20,7 @@ from ..version import __version__
 from . import derive as _derive_cmd
 from . import reproduce as _reproduce_cmd
 from . import solve as _solve_cmd
+from . import sphere as _sphere_cmd
 from . import variants as _variants_cmd
 from .derive import ALL_DERIVATIONS
 from .solve import SOLVE_DEFAULTS
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ..verify import add_parser as add_verify
 
     for add in (_variants_cmd.add_parser, _derive_cmd.add_parser, _solve_cmd.add_parser, add_verify,
-                _reproduce_cmd.add_parser,
+                _reproduce_cmd.add_parser, _sphere_cmd.add_parser,
                 add_sweep, add_phase_diagram):
         add(sub)
     return p
