@@ -17,6 +17,7 @@ W_h the columns of the output projection for head h.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -74,6 +75,12 @@ def find_model() -> Path:
         if (d / "model.safetensors").is_file():
             return d
     raise ModelNotFound(f"package {MODEL_PACKAGE} is installed but has no model/model.safetensors")
+
+
+@functools.lru_cache(maxsize=8)
+def _variant(heads: int) -> Variant:
+    """One Variant object per head count (building the SymPy trees of 12 heads takes ~0.1 s)."""
+    return _variant_module.build(heads=heads, feedforward=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,7 +159,7 @@ class BertLayer:
 
     def variant(self, heads: int | None = None) -> Variant:
         """The attention variant of this sublayer (data; its closure comes from the rule engine)."""
-        return _variant_module.build(heads=self.heads if heads is None else heads, feedforward=True)
+        return _variant(self.heads if heads is None else heads)
 
     def attention(self, heads: list[int] | None = None) -> Attention:
         """The self-attention sublayer as an :class:`Attention`: Γ(x) = Attn(x) on the token law, so the
