@@ -21,6 +21,7 @@ from types import ModuleType
 PAPERS: dict[str, str] = {
     "castin2025": "gaussflow.experiments.castin2025",
     "burger2025": "gaussflow.experiments.burger2025",
+    "minilm": "gaussflow.experiments.minilm",
 }
 
 
