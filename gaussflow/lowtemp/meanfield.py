@@ -109,19 +109,51 @@ def _scalar(name: str, value: Any, nonzero: bool = True) -> float:
     return v
 
 
+#: integrators of the node ODEs: DOP853 (default) or LSODA (stiff: v < 0 contracts at rate ~β|v|)
+METHODS: tuple[str, ...] = ("DOP853", "LSODA", "Radau")
+
+
 def _integrate(rhs: Callable[[float, np.ndarray], np.ndarray], y0: np.ndarray, t: np.ndarray, rtol: float,
-               atol: float) -> tuple[np.ndarray, int, float]:
+               atol: float, method: str = "DOP853") -> tuple[np.ndarray, int, float]:
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
     start = time.perf_counter()
     if t[-1] == t[0]:
         return y0[None, :].copy(), 0, 0.0
-    sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method="DOP853", t_eval=t, rtol=rtol, atol=atol)
+    sol = solve_ivp(rhs, (0.0, float(t[-1])), y0, method=method, t_eval=t, rtol=rtol, atol=atol)
     if sol.status != 0:
         raise RuntimeError(f"mean-field integration failed: {sol.message}")
     return sol.y.T.copy(), int(sol.nfev), time.perf_counter() - start
 
 
+def symmetric_mean(x: np.ndarray, y: np.ndarray, logw: np.ndarray, ba: float) -> np.ndarray:
+    """m_β(xᵢ) for the symmetric law Σⱼ wⱼ(δ_{yⱼ} + δ_{−yⱼ}) on the line, score βa x y.
+
+    x (n,), y (m,) ≥ 0, logw (m,) = log wⱼ. Returns (n,):
+    Σⱼ wⱼ yⱼ (e^{βaxyⱼ} − e^{−βaxyⱼ}) / Σⱼ wⱼ (e^{βaxyⱼ} + e^{−βaxyⱼ}) (log-sum-exp shifted).
+    """
+    S = ba * np.outer(x, y)
+    shift = np.maximum(S, -S).max(axis=1, keepdims=True) + logw.max()
+    Ep = np.exp(S + logw - shift)
+    Em = np.exp(-S + logw - shift)
+    return ((Ep - Em) @ y) / (Ep + Em).sum(axis=1)
+
+
+def radial_mean(r: np.ndarray, s: np.ndarray, logw: np.ndarray, ba: float, d: int) -> np.ndarray:
+    """|m_β(x)| at |x| = rᵢ for the radial law Σⱼ wⱼ σ_{sⱼ} (σ_s uniform on the sphere of radius s) in ℝ^d.
+
+    With ν = d/2 − 1 and z = βa rᵢ sⱼ: Σⱼ wⱼ sⱼ z^{−ν}I_{ν+1}(z) / Σⱼ wⱼ z^{−ν}I_ν(z); m_β(x) = x̂ · this.
+    """
+    ra, sa = np.abs(r), np.abs(s)
+    logz_w, ratio = _bessel_pair(d / 2 - 1, ba * np.outer(ra, sa))
+    L = logz_w + logw
+    W = np.exp(L - L.max(axis=1, keepdims=True))
+    return ((W * ratio) @ sa) / W.sum(axis=1)
+
+
 def mean_field_1d(beta: float, t_eval: Any, *, A: float = 1.0, V: float = 1.0, order: int = 8,
-                  ratio: float = 0.3, levels0: int = 16, rtol: float = 1e-10, atol: float = 1e-13) -> MeanFieldResult:
+                  ratio: float = 0.3, levels0: int = 16, rtol: float = 1e-10, atol: float = 1e-13,
+                  method: str | None = None) -> MeanFieldResult:
     """Residual dynamics ẋ = V(m_β[ν_t](x) − x) of ν₀ = U[−1, 1] with score β A x y (module docstring).
 
     Parameters
@@ -137,7 +169,9 @@ def mean_field_1d(beta: float, t_eval: Any, *, A: float = 1.0, V: float = 1.0, o
     order, ratio, levels0 : quadrature (:func:`gaussflow.lowtemp.quadrature.graded_panels`); the edge
         is graded down to 1/(50βA).
     rtol, atol : float
-        DOP853 tolerances.
+        Integrator tolerances.
+    method : {"DOP853", "LSODA", "Radau"}, optional
+        Default DOP853 for v > 0, LSODA for v < 0 (tokens then contract into 0 at rate ~β|v|: stiff).
 
     Returns
     -------
@@ -156,20 +190,15 @@ def mean_field_1d(beta: float, t_eval: Any, *, A: float = 1.0, V: float = 1.0, o
     ba = b * a
 
     def rhs(_t: float, x: np.ndarray) -> np.ndarray:
-        S = ba * np.outer(x, x)
-        shift = (S + lw).max(axis=1, keepdims=True)
-        Ep = np.exp(S + lw - shift)
-        Em = np.exp(-S + lw - shift)
-        num = (Ep - Em) @ x
-        den = (Ep + Em).sum(axis=1)
-        return v * (num / den - x)
+        return v * (symmetric_mean(x, x, lw, ba) - x)
 
-    X, nfev, wall = _integrate(rhs, xi.copy(), t, rtol, atol)
+    method = method or ("DOP853" if v > 0 else "LSODA")
+    X, nfev, wall = _integrate(rhs, xi.copy(), t, rtol, atol, method)
     target = 1.0 if v > 0 else 0.0
     w2 = np.sqrt(2.0 * ((X - target) ** 2) @ w)
     info = {"kind": "interval", "law": "U[-1, 1]", "beta": b, "a": a, "v": v, "target": "sign" if v > 0 else "0",
             "order": order, "ratio": ratio, "levels0": levels0, "nodes": int(xi.size), "rtol": rtol, "atol": atol,
-            "nfev": nfev, "wall_time": wall}
+            "method": method, "nfev": nfev, "wall_time": wall}
     return MeanFieldResult(t, w2, xi, w, X, info)
 
 
@@ -213,8 +242,8 @@ def _bessel_pair(nu: float, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mean_field_radial(beta: float, t_eval: Any, *, d: int = 2, A: float = 1.0, V: float = 1.0, R: float = 1.0,
-                      density: Callable[[np.ndarray], np.ndarray] | None = None, order: int = 8, ratio: float = 0.3,
-                      levels0: int = 12, rtol: float = 1e-10, atol: float = 1e-13) -> MeanFieldResult:
+                      density: Callable[[np.ndarray], np.ndarray] | None = None, order: int = 6, ratio: float = 0.3,
+                      levels0: int = 8, rtol: float = 1e-9, atol: float = 1e-12) -> MeanFieldResult:
     """Residual dynamics of a radial law on the ball of radius R in ℝ^d (A = aI, V = vI, v > 0).
 
     Parameters
@@ -231,6 +260,8 @@ def mean_field_radial(beta: float, t_eval: Any, *, d: int = 2, A: float = 1.0, V
     density : callable, optional
         Unnormalized density of |x| on [0, R] (vectorized); default ρ^{d−1} (uniform on the ball).
         E.g. a Gaussian N(0, σ²I) truncated to the ball: ρ^{d−1} e^{−ρ²/(2σ²)}.
+    order, ratio, levels0, rtol, atol : quadrature and DOP853 settings (defaults: W2 to ~1e−9, measured
+        against order 12 / levels0 16 / rtol 1e−11 for β = 10, 10³, 10⁴ up to t = 300).
 
     Returns
     -------
@@ -254,18 +285,10 @@ def mean_field_radial(beta: float, t_eval: Any, *, d: int = 2, A: float = 1.0, V
     keep = w > 0
     rho, w = rho[keep], w[keep] / w[keep].sum()
     lw = np.log(w)
-    nu = d / 2 - 1
     ba = b * a
 
     def rhs(_t: float, r: np.ndarray) -> np.ndarray:
-        ra = np.abs(r)
-        z = ba * np.outer(ra, ra)
-        logw, ratio_ = _bessel_pair(nu, z)  # angular integrals: z^{−ν}I_ν(z) and I_{ν+1}/I_ν
-        L0 = logw + lw
-        shift = L0.max(axis=1, keepdims=True)
-        W0 = np.exp(L0 - shift)
-        num = (W0 * ratio_) @ ra
-        return v * (num / W0.sum(axis=1) - r)
+        return v * (radial_mean(r, r, lw, ba, d) - r)
 
     X, nfev, wall = _integrate(rhs, rho.copy(), t, rtol, atol)
     w2 = np.sqrt(((X - Rr) ** 2) @ w)
@@ -275,4 +298,5 @@ def mean_field_radial(beta: float, t_eval: Any, *, d: int = 2, A: float = 1.0, V
     return MeanFieldResult(t, w2, rho, w, X, info)
 
 
-__all__ = ["FORMAT", "MeanFieldResult", "mean_field_1d", "mean_field_cube", "mean_field_radial"]
+__all__ = ["FORMAT", "METHODS", "MeanFieldResult", "mean_field_1d", "mean_field_cube", "mean_field_radial",
+           "radial_mean", "symmetric_mean"]
