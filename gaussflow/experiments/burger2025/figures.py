@@ -32,7 +32,7 @@ def figure1(r: dict[str, Any], out: Path) -> Path:
 def figure2(r: dict[str, Any], out: Path) -> Path:
     rows = r["rows"]
     d = np.array([x["d"] for x in rows])
-    fig, (a, b) = style.figure("double", height=3.6, ncols=2)
+    fig, (a, b) = style.figure("double", height=4.4, nrows=2, sharex=True)
     reps = r["reps"]
     a.plot(d, [x["single"] / reps for x in rows], "o-", color=style.CYCLE[0], label="single cluster (RKMK4)")
     a.plot(d, [x["antipodal"] / reps for x in rows], "s-", color=style.CYCLE[1], label="antipodal pair (RKMK4)")
@@ -41,14 +41,14 @@ def figure2(r: dict[str, Any], out: Path) -> Path:
     a.plot(d, [x["euler_antipodal"] / reps for x in rows], "s--", color=style.CYCLE[1], mfc="none",
            label="antipodal (authors' Euler)")
     style.label(a, x="$d$ in $D$ = diag($d$, 1)", y="fraction of runs",
-                title=f"N = {r['N']}, {reps} runs, ascent, t = {r['t']:g}")
+                title=f"N = {r['N']}, {reps} runs per d, ascent, RKMK4 to t = {r['t']:g}")
     b.plot(d, [x["mean_energy"] for x in rows], "o-", color=style.COLORS["exact"], label="mean E (RKMK4)")
     b.plot(d, [x["euler_mean_energy"] for x in rows], "o--", color=style.COLORS["euler"], label="mean E (Euler)")
     b.plot(d, [x["top_dirac_energy"] for x in rows], ":", color=style.COLORS["reference"],
            label=r"Dirac at top eigenvector $e^{\max(d,1)}$")
-    style.label(b, x="$d$", y="energy $E$", title="energies of the final states")
-    style.legend_outside(b, "below")
-    style.legend_outside(a, "below", ncol=2)
+    style.label(b, x="$d$ in $D$ = diag($d$, 1)", y="energy $E$", title="energies of the final states")
+    style.legend_outside(b, "right")
+    style.legend_outside(a, "right")
     fig.suptitle("Fig. 2: splitting into antipodal clusters on $S^1$")
     return _save(fig, out, "fig2")
 
@@ -65,28 +65,30 @@ def figure3(r: dict[str, Any], out: Path) -> list[Path]:
     fig, ax = style.figure("single", aspect=0.8)
     for k, (key, v) in enumerate(r.items()):
         ax.semilogy(v["t"], np.maximum(v["energy"] - v["qp_energy"], 1e-16), color=style.CYCLE[k], label=key)
-    style.label(ax, x="time $t$", y=r"$E(\mu_t) - E_{\min}$ (QP, certified)", title="Fig. 3: energy above the minimum")
+    n = len(next(iter(r.values()))["final"])
+    style.label(ax, x="time $t$", y=r"$E(\mu_t) - E_{\min}$ (QP, certified)",
+                title=f"Fig. 3: descent, N = {n}: E above the minimum")
     style.legend_outside(ax, "below", ncol=2)
     return [p1, _save(fig, out, "fig3_energy")]
 
 
 def figure4(r: dict[str, Any], out: Path) -> Path:
-    fig, (a, b, c) = style.figure("double", height=3.4, ncols=3)
+    fig, (a, b, c) = style.figure("double", height=3.0, ncols=3)
     v = r["d05"]
-    circle_axes(a, np.diag([1.0, 0.5]), "(a) d = 0.5: stationary state")
+    circle_axes(a, np.diag([1.0, 0.5]), "(a) d = 0.5: the\nstationary state")
     a.scatter(v["X"][:, 0], v["X"][:, 1], s=40, color=style.COLORS["exact"], zorder=3, label="RKMK4 + Newton")
     a.scatter(v["euler_X"][:, 0], v["euler_X"][:, 1], s=12, color=style.COLORS["euler"], zorder=4,
               label="authors' Euler (τ = 0.05)")
-    style.legend_outside(a, "below")
+    style.legend_outside(a, "below", ncol=1)
     d = np.array([x["d"] for x in r["rows"]])
-    b.plot(d, [x["ratio"] for x in r["rows"]], "o", color=style.COLORS["exact"], label="stationary state")
-    b.plot(d, d, "-", color=style.COLORS["reference"], label="= d")
-    style.label(b, x="$d$", y=r"$\tanh(x_1^2)/\tanh(d\,x_2^2)$", title="(b) stationarity relation")
-    style.legend_outside(b, "below")
-    c.plot(v["t"], v["energy_t"], color=style.COLORS["exact"], label="E(t), RKMK4")
-    c.axhline(v["energy"], ls=":", color=style.COLORS["reference"], label="stationary E")
-    style.label(c, x="time $t$", y="energy $E$", title="(c) energy, d = 0.5")
-    style.legend_outside(c, "below")
+    b.plot(d, d, "-", color=style.COLORS["reference"])
+    b.plot(d, [x["ratio"] for x in r["rows"]], "o", color=style.COLORS["exact"])
+    b.set_xticks([0.2, 0.5, 0.8])
+    style.label(b, x="$d$", y=r"$\tanh(x_1^2)/\tanh(d\,x_2^2)$",
+                title="(b) stationary states (dots)\nand the line $= d$")
+    c.plot(v["t"], v["energy_t"], color=style.COLORS["exact"])
+    c.axhline(v["energy"], ls=":", color=style.COLORS["reference"])
+    style.label(c, x="time $t$", y="energy $E$", title="(c) E(t), RKMK4 (line),\nstationary E (dotted)")
     fig.suptitle("Fig. 4: four particles, descent, D = diag(1, d), started at π/4 + kπ/2")
     return _save(fig, out, "fig4")
 
@@ -128,20 +130,22 @@ def figure7(r: dict[str, Any], out: Path) -> Path:
     ax.plot(r["d"], r["pair_e2"], color=style.CYCLE[1], label=r"pair on $e_2$: $\cosh d$")
     ax.axvline(r["d_star"], ls=":", color=style.COLORS["reference"], label=r"$d^* = \ln\cosh 1$")
     style.label(ax, x="$d$ in $D$ = diag(−1, $d$)", y="energy $E$", title="Fig. 7: candidate maximizers")
-    style.legend_outside(ax, "below", ncol=2)
+    style.legend_outside(ax, "below", ncol=1)
     return _save(fig, out, "fig7")
 
 
 def closure_figure(r: dict[str, Any], out: Path) -> Path:
-    fig, (a, b) = style.figure("double", height=2.8, ncols=2)
+    fig, (a, b) = style.figure("double", height=4.2, nrows=2, sharex=True)
     for k, (key, v) in enumerate(r["cases"].items()):
-        a.plot(v["t"], v["energy_particles"], color=style.CYCLE[k], label=f"{key}: particles")
-        a.plot(v["t"], v["energy_closure"], "--", color=style.CYCLE[k], label=f"{key}: closure")
+        a.plot(v["t"], v["energy_particles"], color=style.CYCLE[k], label=key)
+        a.plot(v["t"], v["energy_closure"], "--", color=style.CYCLE[k])
         b.plot(v["t"], v["unexplained"], color=style.CYCLE[k], label=key)
-    style.label(a, x="time $t$", y="energy $E$", title=f"SA, d = 3: N = {r['N']} particles vs closure")
-    style.label(b, x="time $t$", y="unexplained velocity fraction", title=r"$E|v - P^\perp Mx|^2 / E|v|^2$")
-    style.legend_outside(a, "below", ncol=2)
-    style.legend_outside(b, "below", ncol=2)
+    style.label(a, x="time $t$", y="energy $E$",
+                title=f"SA, d = 3: {r['N']} particles (solid), closure (dashed)")
+    style.label(b, x="time $t$", y="unexplained fraction",
+                title=r"velocity the family cannot follow: $E|v - P^\perp Mx|^2 / E|v|^2$")
+    style.legend_outside(a, "right", ncol=1)
+    style.legend_outside(b, "right", ncol=1)
     return _save(fig, out, "closure")
 
 

@@ -99,6 +99,7 @@ def figure2(size: dict[str, Any], seed: int = 2) -> dict[str, Any]:
         rows.append({"d": float(dd), "single": kinds.count("single"), "antipodal": kinds.count("antipodal"),
                      "other": len(kinds) - kinds.count("single") - kinds.count("antipodal"),
                      "euler_single": ekinds.count("single"), "euler_antipodal": ekinds.count("antipodal"),
+                     "agree": sum(a == b for a, b in zip(kinds, ekinds, strict=True)),
                      "mean_energy": float(np.mean([gs.energy(x, D) for x in ex])),
                      "euler_mean_energy": float(np.mean([gs.energy(x, D) for x in eu])),
                      "top_dirac_energy": float(np.exp(max(dd, 1.0))),
