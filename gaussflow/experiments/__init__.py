@@ -20,6 +20,7 @@ from types import ModuleType
 #: paper name → module path (one line per paper)
 PAPERS: dict[str, str] = {
     "castin2025": "gaussflow.experiments.castin2025",
+    "alcalde2026": "gaussflow.experiments.alcalde2026",
     "burger2025": "gaussflow.experiments.burger2025",
     "minilm": "gaussflow.experiments.minilm",
 }
