@@ -178,36 +178,36 @@ def group_weights(P: int) -> np.ndarray:
     return np.tril(np.ones((P, P)), -1) + 0.5 * np.eye(P)
 
 
-def _softmax_A(attn: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_attn(attn: Any) -> Attention:
     if not isinstance(attn, Attention):
         raise ValueError(f"`attn` must be an Attention (gf.attention(...)); got {type(attn).__name__}")
-    v = attn.closure.variant
-    if attn.name != "softmax" or v.options:
-        extra = f" with {dict(v.options)}" if v.options else ""
-        raise ValueError(f"`attn` must be plain 'softmax' attention (no add-ons) for the masked closure; "
-                         f"got {attn.name!r}{extra}")
-    p = attn.params
-    A = float(p["beta"]) * np.asarray(p["K"], dtype=float).T @ np.asarray(p["Q"], dtype=float)
-    return A, np.asarray(p["V"], dtype=float)
+    if attn.compiled.log_partition is None:
+        raise ValueError(f"`attn` ({attn.name!r}) has no log-partition rule: the masked closure needs a single-head "
+                         "variant whose normalization gives log ∫ k(s) dN(α, Σ) in closed form (softmax with a "
+                         "score linear in y, e.g. 'softmax' with or without residual / feed-forward)")
+    return attn
 
 
 @dataclass(frozen=True, eq=False)
 class MaskedClosure:
-    """Per-position Gaussian(-projection) closure of masked softmax attention.
+    """Per-position Gaussian(-projection) closure of masked attention, on the closure's generated code.
 
     ``closure(alphas (P, d), Sigmas (P, d, d)) -> (alpha_dots (P, d), Sigma_dots (P, d, d))`` with
 
-        Γ_p(x) = V Σ_q w_pq Z_q(x) m_q(x) / Σ_q w_pq Z_q(x),   u = A x,
-        Z_q = exp(uᵀα_q + ½uᵀΣ_q u),   m_q = α_q + Σ_q u,
+        Γ_p(x) = Σ_q π_pq(x) Γ[N(α_q, Σ_q)](x),   π_pq(x) ∝ w_pq Z_q(x),   log Z_q = log ∫ e^{s(x,y)} dN(α_q, Σ_q),
         α̇_p = E[Γ_p(X)],   Σ̇_p = E[(X − α_p)Γ_p(X)ᵀ] + transpose,   X ~ N(α_p, Σ_p),
 
-    expectations by the cubature rule ``(nodes, weights)`` (nodes α_p + Σ_p^{1/2} z: singular Σ_p allowed).
-    Build with :func:`masked_closure`. Calling does not validate (integrators own their state).
+    where Γ[N(α_q, Σ_q)] and log Z_q are the closure's generated ``velocity`` and ``log_partition``
+    (for softmax: V(α_q + Σ_q A x) and xᵀAᵀα_q + ½xᵀAᵀΣ_qAx). A mixture of the group laws is attended
+    to with weights w_pq Z_q; the velocity of a mixture is the π-weighted velocity of its components
+    because Σ_q π_pq = 1 and Γ is affine in E[y | x] (also with residual and feed-forward add-ons).
+    Expectations by the cubature rule ``(nodes, weights)`` (nodes α_p + Σ_p^{1/2} z: singular Σ_p
+    allowed). Build with :func:`masked_closure`. Calling does not validate (integrators own their state).
 
     Attributes
     ----------
-    A, V : ndarray, shape (d, d)
-        Score matrix (s = yᵀAx, A = βKᵀQ) and value map.
+    attn : Attention
+        The layer (its compiled closure and prepared parameters are used).
     w : ndarray, shape (P, P)
         Group weights (:func:`group_weights`, or any nonnegative matrix with positive rows).
     nodes, weights : ndarray, shapes (m, d), (m,)
@@ -217,8 +217,7 @@ class MaskedClosure:
         Polynomial degree of exactness of the rule.
     """
 
-    A: np.ndarray
-    V: np.ndarray
+    attn: Attention
     w: np.ndarray
     nodes: np.ndarray
     weights: np.ndarray
@@ -231,19 +230,21 @@ class MaskedClosure:
 
     @property
     def d(self) -> int:
-        return self.A.shape[0]
+        return self.attn.d
 
     def velocity(self, X: np.ndarray, alphas: np.ndarray, Sigmas: np.ndarray) -> np.ndarray:
         """Γ_p at points X (P, m, d) (row block p evaluated with group p's weights) → (P, m, d)."""
-        U = X @ self.A.T  # u = A x
-        logZ = U @ alphas.T + 0.5 * np.einsum("pkd,qde,pke->pkq", U, Sigmas, U)  # (P, m, Q)
+        cc, prep = self.attn.compiled, self.attn.prepared
+        xs = np.swapaxes(X, -1, -2)[:, None]  # (P, 1, d, m): every group q at every block p
+        al, Sg = alphas[None, :, :, None], Sigmas[None]  # (1, Q, d, 1), (1, Q, d, d)
+        G = np.asarray(cc.velocity(xs, al, Sg, *prep))  # (P, Q, d, m)
+        logZ = np.asarray(cc.log_partition(xs, al, Sg, *prep))[..., 0, :]  # (P, Q, m)
         with np.errstate(divide="ignore"):
-            logZ = logZ + np.log(self.w)[:, None, :]
-        logZ -= logZ.max(axis=-1, keepdims=True)
+            logZ = logZ + np.log(self.w)[:, :, None]
+        logZ -= logZ.max(axis=1, keepdims=True)
         pi = np.exp(logZ)
-        pi /= pi.sum(axis=-1, keepdims=True)
-        M = alphas[None, None, :, :] + np.einsum("qde,pke->pkqd", Sigmas, U)  # m_q(x)
-        return np.einsum("pkq,pkqd->pkd", pi, M) @ self.V.T
+        pi /= pi.sum(axis=1, keepdims=True)
+        return np.einsum("pqm,pqdm->pmd", pi, np.broadcast_to(G, pi.shape[:2] + G.shape[-2:]))
 
     def __call__(self, alphas: np.ndarray, Sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         H = np.stack([sqrtm_psd(S) for S in Sigmas])
@@ -256,16 +257,17 @@ class MaskedClosure:
 
 def masked_closure(attn: Attention, P: int, *, rule: str = "tensor", degree: int | None = None,
                    weights: Any = None) -> MaskedClosure:
-    """Per-position Gaussian closure of masked softmax attention with P position groups.
+    """Per-position Gaussian closure of masked attention with P position groups.
 
     Parameters
     ----------
     attn : Attention
-        Plain ``softmax`` attention (A = βKᵀQ, V).
+        A single-head layer whose closure has a log-partition (softmax, with or without residual /
+        feed-forward add-ons).
     P : int
         Number of position groups (group p: τ ∈ ((p−1)/P, p/P]).
     rule, degree
-        Cubature rule for N(0, I_d) (:func:`gaussflow.projection.cubature_rule`; default tensor
+        Cubature rule for N(0, I_d) (:func:`gaussflow.cubature.cubature_rule`; default tensor
         Gauss–Hermite of degree 79/47/23/15/... in d = 1/2/3/4/...).
     weights : array_like, shape (P, P), optional
         Group weights; default :func:`group_weights` (1 below the diagonal, ½ on it).
@@ -273,15 +275,20 @@ def masked_closure(attn: Attention, P: int, *, rule: str = "tensor", degree: int
     Returns
     -------
     MaskedClosure
+
+    Raises
+    ------
+    ValueError
+        ``attn`` is not an Attention or its closure has no log-partition; bad ``P`` or ``weights``.
     """
-    A, V = _softmax_A(attn)
+    attn = _check_attn(attn)
     w = group_weights(P) if weights is None else np.array(weights, dtype=float)
     if w.shape != (P, P) or not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w.sum(axis=1) <= 0):
         raise ValueError(f"`weights` must be a nonnegative ({P}, {P}) array with positive row sums; "
                          f"got shape {w.shape}")
     name, default = default_rule(attn.d, rule)
     Z, W, achieved = cubature_rule(attn.d, rule, default if degree is None else degree)
-    return MaskedClosure(A, V, w, Z, W, name, achieved)
+    return MaskedClosure(attn, w, Z, W, name, achieved)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The main job behind ``make run``: regenerate ``derivations/`` (and the PDF) and ``figures/``.
 
-``python -m gaussflow.run [--pdf] [--out derivations] [--figures figures]``
+``python -m gaussflow.run [--pdf] [--full] [--out derivations] [--figures figures]``
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .cli import main as cli_main
-from .experiments.castin2025.core import RANK_CELLS
+from .experiments import PAPERS
 
 
 def _step(label: str, fn: Callable[[], int], timings: list[tuple[str, float, int]]) -> None:
@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--pdf", action="store_true", help="compile derivations/gaussflow.pdf")
     p.add_argument("--out", default="derivations")
     p.add_argument("--figures", default="figures")
+    p.add_argument("--full", action="store_true", help="run every paper at its full size (slow)")
     args = p.parse_args(argv)
     figs = Path(args.figures)
     figs.mkdir(parents=True, exist_ok=True)
@@ -42,10 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _step(f"verify: {name} closure vs particles",
               lambda name=name: cli_main(["verify", name, "--plot", str(figs / f"verify_{name}.png"),
                                           "--json", str(figs / f"verify_{name}.json"), "--force"]), timings)
-    slow = ("softmax_random_d4", "softmax_random_d5")  # ~6 min: run with --cells softmax_random_d4 softmax_random_d5
-    _step("reproduce castin2025 (a-f; ranks but softmax V random d=4,5)",
-          lambda: cli_main(["reproduce", "castin2025", "--out", str(figs), "--force", "--cells",
-                            *[c for c in RANK_CELLS if c not in slow]]), timings)
+    for paper in PAPERS:
+        _step(f"reproduce {paper}" + (" (full)" if args.full else ""),
+              lambda paper=paper: cli_main(["reproduce", paper, "--out", str(figs), "--force"]
+                                           + (["--full"] if args.full else [])), timings)
     print("\n=== summary ===")
     print(f"{'step':<62} {'seconds':>8}  exit")
     for label, sec, rc in timings:

@@ -101,3 +101,19 @@ def test_sweep_cli_blowup_times_scale_like_one_over_beta(tmp_path: Path, capsys:
         assert row["t_blowup"] == pytest.approx(t1 / row["point"]["params"]["beta"], rel=1e-6)
     assert main(["sweep", str(spec), "--out", str(out)]) == 2
     assert main(["sweep", str(spec), "--out", str(out), "--force", "--workers", "1"]) == 0
+
+
+def test_every_registered_paper_is_a_reproduce_subcommand() -> None:
+    from gaussflow.cli import build_parser
+    from gaussflow.experiments import PAPERS, paper
+
+    assert "castin2025" in PAPERS
+    for name in PAPERS:
+        a = build_parser().parse_args(["reproduce", name, "--quick", "--out", "/tmp/x"])
+        assert (a.paper, a.quick, a.full, a.force, a.out) == (name, True, False, False, "/tmp/x")
+        mod = paper(name)
+        assert callable(mod.main) and callable(mod.add_arguments)
+    with pytest.raises(ValueError, match="`paper`"):
+        paper("nope2099")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["reproduce", "nope2099"])

@@ -131,9 +131,14 @@ def test_moment_rhs_is_the_gaussian_projection() -> None:
 
 
 @pytest.mark.parametrize("P", [1, 3])
-def test_identical_laws_reduce_to_unmasked_rhs(P: int) -> None:
+@pytest.mark.parametrize("addon", [{}, {"residual": True}, {"feedforward": True}])
+def test_identical_laws_reduce_to_unmasked_rhs(P: int, addon: dict) -> None:
+    """Identical groups: the mixture of P equal laws is the law itself, so every group's moments follow the
+    exact (unmasked) closure — also with the add-ons, whose velocity is affine in E[y | x]."""
     rng = np.random.default_rng(P)
-    cl = masked_closure(ATTN, P)
+    extra = {"W_ff": 0.3 * np.eye(2), "b_ff": np.array([0.1, -0.2])} if addon.get("feedforward") else {}
+    attn = gf.attention("softmax", A=A2, V=V2, **addon, **extra)
+    cl = masked_closure(attn, P)
     for singular in (False, True):
         a = rng.normal(size=2)
         S = _spd(rng, 2)
@@ -141,7 +146,7 @@ def test_identical_laws_reduce_to_unmasked_rhs(P: int) -> None:
             u = rng.normal(size=2)
             S = np.outer(u, u)
         adot, Sdot = cl(np.tile(a, (P, 1)), np.tile(S, (P, 1, 1)))
-        ra, rS = ATTN.moment_rhs(a, S)
+        ra, rS = attn.moment_rhs(a, S)
         np.testing.assert_allclose(adot, np.tile(ra, (P, 1)), rtol=0, atol=1e-10)
         np.testing.assert_allclose(Sdot, np.tile(rS, (P, 1, 1)), rtol=0, atol=1e-10)
     # with distinct laws the groups differ (the test above can fail)
@@ -154,8 +159,10 @@ def test_identical_laws_reduce_to_unmasked_rhs(P: int) -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match="`attn`"):
         masked_closure(gf.attention("l2", Q=A2, K=np.eye(2), V=V2), 2)
+    with pytest.raises(ValueError, match="log-partition"):
+        masked_closure(gf.attention("multihead", A=np.stack([A2, A2]), C=np.stack([V2, V2])), 2)
     with pytest.raises(ValueError, match="`attn`"):
-        masked_closure(gf.attention("softmax", A=A2, V=V2, residual=True), 2)
+        masked_closure("softmax", 2)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`weights`"):
         masked_closure(ATTN, 2, weights=np.ones((3, 3)))
     law = gf.Gaussian([0.0, 0.0], np.eye(2))
@@ -233,3 +240,29 @@ def test_position_dependent_laws_follow_the_masked_closure() -> None:
     assert z_whole_own > 1.5 * Z_MASKED, z_whole_own
     # group 1 attends only to itself: refining does not change it
     np.testing.assert_allclose(plain.mean[-1, 0], fine.mean[-1, 0], atol=1e-7)
+
+
+def test_log_partition_is_the_gaussian_integral() -> None:
+    """The closure's generated log Z(x) = log ∫ e^{s(x,y)} dN(y; α, Σ) against tensor Gauss–Hermite quadrature
+    (40² nodes), for softmax and for a custom score with a key bias (the linear term tilts Z too)."""
+    import sympy as sp
+
+    from gaussflow.symbols import d, x, y
+
+    A = sp.MatrixSymbol("A", d, d)
+    b = sp.MatrixSymbol("b", d, 1)
+    V = sp.MatrixSymbol("V", d, d)
+    keybias = gf.Variant.from_score("keybias_lp", score=y.T * A * x + b.T * y, value=V, normalization="softmax")
+    bias = np.array([0.3, -0.2])
+    layers = [(ATTN, lambda X, Y: Y @ A2 @ X.T),
+              (gf.attention(keybias, A=A2, b=bias, V=V2), lambda X, Y: Y @ A2 @ X.T + (Y @ bias)[:, None])]
+    z, w = np.polynomial.hermite_e.hermegauss(40)
+    Z = np.stack(np.meshgrid(z, z, indexing="ij"), -1).reshape(-1, 2)
+    W = np.outer(w, w).ravel() / (2 * np.pi)
+    alpha, S = np.array([0.2, -0.4]), np.array([[0.8, 0.3], [0.3, 0.6]])
+    Y = alpha + Z @ np.linalg.cholesky(S).T
+    X = np.array([[0.5, -1.0], [1.5, 0.3], [0.0, 0.0]])
+    for attn, score in layers:
+        got = attn.compiled.log_partition(X.T, alpha[:, None], S, *attn.prepared)[0]
+        ref = np.log(W @ np.exp(score(X, Y)))
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)

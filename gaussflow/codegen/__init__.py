@@ -103,6 +103,9 @@ class CompiledClosure:
     velocity : callable
         ``velocity(x (d,n), alpha (d,1), Sigma (d,d), *prepared) -> (d,n)``: Γ at the
         columns of ``x``.
+    log_partition : callable or None
+        ``log_partition(x (d,n), alpha (d,1), Sigma (d,d), *prepared) -> (1,n)``: log Z(x) of
+        :attr:`gaussflow.Closure.log_partition`, when the closure has one.
     """
 
     source: str
@@ -111,6 +114,7 @@ class CompiledClosure:
     moments: Callable[..., tuple[np.ndarray, np.ndarray]]
     jacobian: Callable[..., np.ndarray] | None
     velocity: Callable[..., np.ndarray]
+    log_partition: Callable[..., np.ndarray] | None = None
 
 
 def _printable(e: sp.Basic) -> sp.Basic:
@@ -210,7 +214,10 @@ def _chain_cse(exprs: list[sp.Basic], start: int = 0) -> tuple[list[tuple[sp.Bas
         best: tuple[sp.Basic, ...] | None = None
         seen: dict[tuple[sp.Basic, ...], int] = {}
         for ci, ch in enumerate(chains):
-            runs = {ch[i:j] for i in range(len(ch)) for j in range(i + 2, len(ch) + 1)}
+            # a run starting with a row built from xᵀ gives column-wise inner products only if it ends in a column;
+            # never share such a prefix on its own (printed column-wise it would be meaningless)
+            runs = {ch[i:j] for i in range(len(ch)) for j in range(i + 2, len(ch) + 1)
+                    if not (ch[i].rows == 1 and ch[i].has(x) and ch[j - 1].cols != 1)}
             for r in runs:
                 if r == ch and len(chains) == 1:
                     continue
@@ -335,6 +342,7 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
     jacobian_e = sub(c.jacobian)
     mean_rhs = sub(c.mean_rhs)
     vel = h(_factor_right(_printable(velocity)))
+    lp = None if c.log_partition is None else h(_printable(sub(c.log_partition)))
     closed = c.preserves_gaussian
     if closed:
         jac = h(_printable(jacobian_e))
@@ -355,7 +363,7 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
     prep_body = [(str(s), pr0(v)) for s, v in c.definitions if s not in expand]
     prep_body += [(str(s), pr0(v)) for s, v in h.defs.items()]
     used: set[str] = set()
-    exprs = [vel] + ([mean, jac] if closed else [])
+    exprs = [vel] + ([mean, jac] if closed else []) + ([lp] if lp is not None else [])
     for e in exprs:
         used |= {s.name for s in e.free_symbols if isinstance(s, sp.MatrixSymbol | sp.Symbol)}
     used -= {s.name for s in STATE} | {"d", "k", "d_v"}
@@ -377,6 +385,9 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
     pr = Printer(batch=x, stacks=stacks, params=frozenset(prepared), dims=num or None)
     lines, (v_code,) = body_lines([vel], pr)
     src.append(function_source("velocity", ("x", "alpha", "Sigma", *prepared), lines, v_code))
+    if lp is not None:
+        lines, (l_code,) = body_lines([lp], pr)
+        src.append(function_source("log_partition", ("x", "alpha", "Sigma", *prepared), lines, l_code))
     prep_body += [(name, code) for code, name in stacks.items()]
     ret = "(" + "".join(f"{n}, " for n in prepared + tuple(stacks.values())) + ")"
     src.insert(0, function_source("prepare", pnames, prep_body, ret))
@@ -399,6 +410,7 @@ def compile_closure(c: Closure, dims: Mapping[str, int] | None = None) -> Compil
         moments=moments,
         jacobian=ns.get("jacobian"),
         velocity=ns["velocity"],
+        log_partition=ns.get("log_partition"),
     )
     _CACHE[key] = out
     return out

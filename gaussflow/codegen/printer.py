@@ -380,13 +380,11 @@ class Printer:
     def matmul(self, e: sp.MatMul) -> str:
         coeff, mats = e.as_coeff_matrices()
         mats = list(mats)
-        if (
-            self.batch is not None
-            and isinstance(mats[0], sp.Transpose)
-            and mats[0].arg == self.batch
-            and len(mats) > 1
-        ):
+        if self.batch is not None and isinstance(mats[0], sp.Transpose) and mats[0].arg == self.batch and len(mats) > 1:
             body = f"_colsum({self.batch.name}, {self.chain(mats[1:])})"
+        elif self.batch is not None and len(mats) > 1 and mats[0].rows == 1 and mats[0].has(self.batch):
+            # a row built from xᵀ (e.g. bᵀ + xᵀAᵀ) times a column: column-wise inner products uᵢᵀvᵢ
+            body = f"_colsum({self.p(sp.Transpose(mats[0]).doit())}, {self.chain(mats[1:])})"
         else:
             body = self.chain(mats)
         if coeff == 1:

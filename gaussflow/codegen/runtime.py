@@ -41,6 +41,8 @@ def _add_eye_(M: np.ndarray, c: float) -> np.ndarray:
 
 def _colsum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Column-wise inner products aᵢᵀbᵢ as a (..., 1, n) row (batched quadratic forms)."""
+    if a.shape != b.shape:  # e.g. (d, n) against a (d, 1) column: einsum does not broadcast core axes
+        a, b = np.broadcast_arrays(a, b)
     return np.einsum("...ij,...ij->...j", a, b)[..., None, :]
 
 

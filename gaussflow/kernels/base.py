@@ -15,6 +15,9 @@ line in its ``NORMALIZATIONS`` registry):
 5. ``particle_kernel(field, h, head, X) -> (M, m0)``: Σⱼ w_ij xⱼ and Σⱼ w_ij for the particles' rows
    (:mod:`gaussflow.kernels.field`).
 6. ``no_causal_form``: empty when causal masking is defined, else the reason it is not.
+7. ``log_partition(q) -> expr | None`` (optional): log ∫ k(s) dN(α, Σ) of a normalized kernel, the weight
+   of a Gaussian component in mixtures of laws (the masked per-position closure); ``None`` when the rule
+   does not give it for this score.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Normalization:
     phi: Callable[[Any], Any] | None
     particle_kernel: Callable[..., tuple[np.ndarray, np.ndarray]]
     no_causal_form: str = ""
+    log_partition: Callable[[Any], Any] | None = None
 
 
 __all__ = ["Normalization"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..symbolic.rules import tilt
+from ..symbolic.rules import tilt, tilt_log_partition
 from ._hardmax_particles import hardmax_kernel
 from ._softmax_particles import softmax_kernel
 from .base import Normalization
@@ -14,6 +14,7 @@ NORMALIZATION = Normalization(
     expectation=tilt,
     phi=None,
     particle_kernel=softmax_kernel,
+    log_partition=tilt_log_partition,
 )
 
 #: the β = ∞ limit of :data:`NORMALIZATION`'s particle kernel (hardmax, ties averaged)

@@ -44,6 +44,10 @@ class Closure:
     definitions : tuple of (MatrixSymbol, MatrixExpr)
         Named parameter-only products used in the expressions above (``A := βKᵀQ``,
         ``C_h := W_h V_h``, ...); :meth:`expand` substitutes them back.
+    log_partition : MatrixExpr (1, 1) or None
+        log Z(x) = log ∫ k(s(x, y)) dN(y; α, Σ) for a single-head variant whose normalization gives it
+        (softmax with a score linear in y: c(x) + aᵀα + ½aᵀΣa); the weight of a Gaussian component
+        when a token attends to a mixture of laws (masked attention, :mod:`gaussflow.masked`).
     """
 
     variant: Variant
@@ -56,6 +60,7 @@ class Closure:
     steps: tuple[Step, ...]
     cov_half: MatrixExpr | None = field(default=None, repr=False)
     definitions: tuple[tuple[sp.MatrixSymbol, MatrixExpr], ...] = ()
+    log_partition: MatrixExpr | None = field(default=None, repr=False)
 
     def expand(self, e: sp.Basic) -> sp.Basic:
         """Substitute the named parameter products (A := βKᵀQ, ...) back into ``e``."""
@@ -115,8 +120,9 @@ def _fresh_name(base: str, taken: set[str]) -> str:
 
 def _head_velocity(
     v: Variant, h_index: int, defs: dict[sp.MatrixSymbol, MatrixExpr], taken: set[str]
-) -> tuple[MatrixExpr, MatrixExpr, list[Step]]:
-    """E_h[y | x] (or the unnormalized integral) and the head's value map, with the
+) -> tuple[MatrixExpr, MatrixExpr, list[Step], MatrixExpr | None]:
+    """E_h[y | x] (or the unnormalized integral), the head's value map, the steps and the head's
+    log-partition (when its normalization has the rule), with the
     parameter-only pieces named (A := cross term, B := curvature, C := value map) so
     the closure reads like the paper and the generated code shares them."""
     head = v.heads[h_index]
@@ -153,7 +159,8 @@ def _head_velocity(
     except NotAffineError as exc:
         raise RuleError(norm.rule, head.score, str(exc)) from None
     value = name(head.value, "C")
-    return m, value, steps + more
+    lp = norm.log_partition(q) if norm.log_partition is not None else None
+    return m, value, steps + more, lp
 
 
 def _minus_x(m: MatrixExpr) -> MatrixExpr:
@@ -175,7 +182,7 @@ def _derive(v: Variant) -> Closure:
     defs: dict[sp.MatrixSymbol, MatrixExpr] = {}
     taken = {p.name for p in v.params} | {"x", "y", "alpha", "Sigma"}
     for i in range(len(v.heads)):
-        m, value, st = _head_velocity(v, i, defs, taken)
+        m, value, st, lp = _head_velocity(v, i, defs, taken)
         if multi:
             st = [Step(f"Head {i + 1}: {s.label}", s.latex, s.note) for s in st]
             # later heads repeat the same argument; keep the first in full
@@ -209,7 +216,8 @@ def _derive(v: Variant) -> Closure:
                  rf"\quad P = J\Sigma = {tex(P)}",
                  r"affine velocities preserve Gaussians: $\Sigma(t)=\Phi\Sigma_0\Phi^\top$, $\dot\Phi = J\Phi$"),
         ]
-        return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P, definitions=definitions)
+        return Closure(v, gamma, J, mean, cov, True, None, tuple(steps), cov_half=P, definitions=definitions,
+                       log_partition=lp if not multi else None)
     try:
         cert = nonclosure_certificate(v)
     except (NotImplementedError, NotAffineError, TypeError, ValueError) as exc:
@@ -217,7 +225,8 @@ def _derive(v: Variant) -> Closure:
             raise
         raise RuleError("non-closure certificate (d = 1)", gamma, str(exc)) from None
     steps += cert.steps()
-    return Closure(v, gamma, J, None, None, False, cert, tuple(steps), definitions=definitions)
+    return Closure(v, gamma, J, None, None, False, cert, tuple(steps), definitions=definitions,
+                   log_partition=lp if not multi else None)
 
 
 @functools.lru_cache(maxsize=128)

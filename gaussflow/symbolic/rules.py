@@ -6,6 +6,7 @@ together with the derivation steps that justify it.
 
 * :func:`analyze_score` — completing the square: ∇_y s = a(x) − B y, cross term A.
 * :func:`tilt` — exponential tilting e^{yᵀa − ½yᵀBy} N(y; α, Σ) ∝ N(y; m(x), S).
+* :func:`tilt_log_partition` — log ∫ e^{s} dN(α, Σ), the log-normalizer of the tilt (B = 0).
 * :func:`couple` — the Gaussian entropic coupling (Sinkhorn) with off-diagonal
   precision block −Aᵀ, solved by whitening.
 * :func:`stein` — Stein's lemma E[φ(s) y] = α E[φ(s)] + Σ a E[φ'(s)] for scores linear in y.
@@ -80,6 +81,14 @@ def tilt(q: QuadraticScore) -> tuple[MatrixExpr, list[Step]]:
         Step("Conditional mean", rf"\mathbb E_x[y] = m(x) = {tex(m)}", "mean of the normalized kernel"),
     ]
     return m, steps
+
+
+def tilt_log_partition(q: QuadraticScore) -> MatrixExpr | None:
+    """log ∫ e^{s(x,y)} N(y; α, Σ) dy = c(x) + a(x)ᵀα + ½ a(x)ᵀΣa(x) (the Gaussian MGF) for scores
+    linear in y (B = 0), shape 1 × 1; ``None`` when B ≠ 0 (not needed yet; it would bring log det)."""
+    if q.B is not None:
+        return None
+    return q.c + q.a.T * alpha + sp.Rational(1, 2) * q.a.T * Sigma * q.a
 
 
 def couple(q: QuadraticScore) -> tuple[MatrixExpr, list[Step]]:
