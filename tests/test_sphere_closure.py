@@ -106,3 +106,21 @@ def test_cli_sphere_classify_and_simulate(tmp_path, capsys) -> None:
                  "--save", str(tmp_path / "r.npz")]) == 0
     assert gs.SphereTrajectory.load(tmp_path / "r.npz").X.shape[1:] == (20, 2)
     assert main(["sphere", "classify", "--matrix", "[[1, 2], [3"]) == 2
+
+
+def test_fisher_bingham_fit_and_uniform_fixed_point() -> None:
+    """The moment fit recovers the grid law's own parameters; the uniform law (θ = 0) is stationary for D = I
+    (rotation invariance: every moment of the uniform law is preserved)."""
+    from gaussflow.sphere.fisher_bingham import FisherBinghamClosure
+
+    mdl = gs.gradient_model(np.eye(3), normalization="softmax", sign=-1)
+    fb = FisherBinghamClosure(mdl, grid=800)
+    g, B = np.array([0.5, -0.2, 0.3]), np.array([[0.4, 0.1, 0.0], [0.1, -0.3, 0.2], [0.0, 0.2, -0.1]])
+    P, w = fb.law_nodes(g, B)
+    rng = np.random.default_rng(0)
+    sample = P[rng.choice(len(P), 200_000, p=w)]
+    g2, B2 = fb.fit(sample)
+    np.testing.assert_allclose(g2, g, atol=0.03)
+    np.testing.assert_allclose(B2 - np.trace(B2) / 3 * np.eye(3), B - np.trace(B) / 3 * np.eye(3), atol=0.03)
+    gd, Bd = fb.moment_rhs(np.zeros(3), np.zeros((3, 3)))
+    assert np.abs(gd).max() < 1e-3 and np.abs(Bd - np.trace(Bd) / 3 * np.eye(3)).max() < 1e-3

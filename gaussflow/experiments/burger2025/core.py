@@ -39,8 +39,9 @@ def reproduce_burger2025(out: str | Path = "figures", size: str = "default", onl
     jobs = {"1": lambda: runs.figure1(S), "2": lambda: runs.figure2(S), "3": lambda: runs.figure3(S),
             "4": lambda: runs.figure4(S), "5": lambda: runs.figure5(S), "6": lambda: runs.figure6(S),
             "7": runs.figure7,
-            "closure": lambda: closure_check(**({"N": 100, "t_end": 1.0, "order": 6} if size == "quick" else
-                                                {"N": 600 if size == "full" else 300}))}
+            "closure": lambda: closure_check(**({"N": 100, "t_end": 1.0, "order": 6, "fb_grid": 400}
+                                                if size == "quick" else
+                                                {"N": 600, "fb_grid": 3000} if size == "full" else {"N": 300}))}
     plots = {"1": figures.figure1, "2": figures.figure2, "3": figures.figure3, "4": figures.figure4,
              "5": figures.figure5, "6": figures.figure6, "7": figures.figure7, "closure": figures.closure_figure}
     for key in only:
@@ -93,11 +94,14 @@ def summary(res: dict[str, Any], size: str, timing: dict[str, float]) -> dict[st
                      "maximizer_below": res["7"]["best"][0], "maximizer_above": res["7"]["best"][-1]}
     if "closure" in res:
         c = res["closure"]
-        s["closure"] = {"N": c["N"], "w2_floor": c["w2_floor"], "order": c["order"],
+        s["closure"] = {"N": c["N"], "w2_floor": c["w2_floor"], "order": c["order"], "fb_grid": c["fb_grid"],
                         "cases": {k: {"t": v["t"],
                                       "energy_rel_err": np.abs(v["energy_closure"] / v["energy_particles"] - 1),
                                       "mean_err": v["mean_err"], "second_err": v["second_err"], "w2": v["w2"],
-                                      "unexplained": v["unexplained"]} for k, v in c["cases"].items()}}
+                                      "unexplained": v["unexplained"],
+                                      "fb_energy_rel_err": np.abs(v["fb_energy"] / v["energy_particles"] - 1),
+                                      "fb_mean_err": v["fb_mean_err"], "fb_second_err": v["fb_second_err"],
+                                      "fb_w2": v["fb_w2"]} for k, v in c["cases"].items()}}
     return s
 
 

@@ -139,9 +139,10 @@ def closure_figure(r: dict[str, Any], out: Path) -> Path:
     for k, (key, v) in enumerate(r["cases"].items()):
         a.plot(v["t"], v["energy_particles"], color=style.CYCLE[k], label=key)
         a.plot(v["t"], v["energy_closure"], "--", color=style.CYCLE[k])
+        a.plot(v["t"], v["fb_energy"], ":", color=style.CYCLE[k], lw=1.8)
         b.plot(v["t"], v["unexplained"], color=style.CYCLE[k], label=key)
     style.label(a, x="time $t$", y="energy $E$",
-                title=f"SA, d = 3: {r['N']} particles (solid), closure (dashed)")
+                title=f"SA, d = 3: {r['N']} particles (solid), projected normal (dashed), Fisher–Bingham (dotted)")
     style.label(b, x="time $t$", y="unexplained fraction",
                 title=r"velocity the family cannot follow: $E|v - P^\perp Mx|^2 / E|v|^2$")
     style.legend_outside(a, "right", ncol=1)
