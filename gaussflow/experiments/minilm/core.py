@@ -17,7 +17,7 @@ from ...models import BertModel, corpus, load_bert
 from ...verify import bures_wasserstein
 from .figures import heads_figure, rank_figure, stats_figure
 from .metrics import fit, law_stats, normality
-from .paths import attention_check, head_spectra, network_clouds, run_paths
+from .paths import attention_check, ffn_check, gaussian_ess, head_spectra, network_clouds, run_paths
 from .report import report
 
 #: Monte Carlo samples of the Gaussian projections (closure ii) per run size
@@ -70,6 +70,8 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
     paths = run_paths(m, clouds, n, seed, plain=_plain(m))
     heads = head_spectra(m, paths.network)
     checks = attention_check(m, clouds, paths.layers, tokens=100 if quick else 300, seed=seed)
+    ffn = ffn_check(m, clouds, n, seed=seed)
+    ess = gaussian_ess(m, paths.network, n=500 if quick else 2000, seed=seed)
     t_paths = time.perf_counter() - t0 - t_net
     rows = []
     for li, X in enumerate(clouds.states):
@@ -79,6 +81,8 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
         for key in ("attention", "pure_attention", "projected", "one_step"):
             row[key] = law_stats(*getattr(paths, key)[li], ref=ref).as_dict()
         row["identity"] = law_stats(*paths.network[0], ref=ref).as_dict()
+        # the one-step baseline: the network's fit at the layer's input, left unchanged
+        row["hold"] = law_stats(*paths.network[max(li - 1, 0)], ref=ref).as_dict()
         rows.append(row)
     # per-stage check of closure ii inside each layer, from the network's own fits of the stage inputs
     stage_bw = []
@@ -94,6 +98,8 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
         "layers": rows,
         "projected_stage_bw": stage_bw,
         "attention_check": checks,
+        "ffn_check": ffn,
+        "gaussian_ess": {"fraction": ess.tolist(), "samples": 500 if quick else 2000},
         "no_bias_mean_shift": paths.no_bias_mean_shift,
         "heads": {k: v.tolist() for k, v in heads.items() if k != "eig"},
         "heads_expanding": int(np.sum(heads["rate"] > 0)),

@@ -17,6 +17,7 @@ PATHS: dict[str, tuple[str, str, str]] = {
     "attention": ("closure i (attention + residual)", "#D55E00", "v"),
     "pure_attention": ("pure attention (no residual)", "#CC79A7", "x"),
     "identity": ("no change: N(α₀, Σ₀)", "#999999", "."),
+    "hold": ("no change over one layer", "#E69F00", "+"),
 }
 
 
@@ -37,7 +38,7 @@ def rank_figure(summary: dict[str, Any], out: Path) -> Path:
     style.label(axes[0], "layer l (0 = embeddings)", "effective rank exp H(λ/tr Σ)",
                 f"Effective rank, d = {summary['model']['d']}")
     top = 10.0
-    for key in ("projected", "one_step", "attention", "identity"):
+    for key in ("projected", "one_step", "attention", "identity", "hold"):
         label, col, mk = PATHS[key]
         y = _series(summary, key, "rel_bw")[1:]
         axes[1].plot(layers[1:], np.where(y > top, np.nan, y), marker=mk, color=col, label=label, ms=4)

@@ -24,6 +24,7 @@ import numpy as np
 from ...attention import Attention
 from ...integrate import propagate
 from ...models import BertLayer, BertModel, WordPiece, corpus, encode_many, feed_forward, layer_norm
+from ...verify import bures_wasserstein
 from .metrics import fit
 
 Law = tuple[np.ndarray, np.ndarray]
@@ -156,6 +157,39 @@ def attention_check(model: BertModel, clouds: NetworkClouds, atts: list[Attentio
     return out
 
 
+def ffn_check(model: BertModel, clouds: NetworkClouds, n: int, seed: int = 0) -> list[dict[str, float]]:
+    """The feed-forward residual h + FFN(h) on the network's LN₁ cloud vs on n Gaussian samples of that cloud's
+    own fit: ``trace_ffn_network`` / ``trace_ffn_gaussian`` = tr Cov FFN(h), and ``bw`` = W₂ between the Gaussian
+    fits of h + FFN(h) in the two cases (the error of the Gaussian projection at its input's exact moments)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for layer in model.layers:
+        X = clouds.ln1[layer.index]
+        G = _sample(fit(X), n, rng)
+        fx, fg = feed_forward(layer, X), feed_forward(layer, G)
+        out.append({"trace_ffn_network": float(np.trace(fit(fx)[1])), "trace_ffn_gaussian": float(np.trace(fit(fg)[1])),
+                    "bw": bures_wasserstein(*fit(X + fx), *fit(G + fg))})
+    return out
+
+
+def gaussian_ess(model: BertModel, laws: list[Law], n: int = 2000, queries: int = 20, seed: int = 0) -> np.ndarray:
+    """Effective sample size fraction (Σw)²/(n Σw²) of each head's softmax weights when a query drawn from
+    N(α_l, Σ_l) attends to n tokens drawn from it (mean over ``queries`` queries), shape (L, H): how many
+    Gaussian tokens the mean field of a head needs (1/fraction per effective token)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(model.layers), model.heads))
+    for layer in model.layers:
+        Y = _sample(laws[layer.index], n, rng)
+        X = Y[:queries]
+        q = X @ layer.Wq.T + layer.bq
+        k = Y @ layer.Wk.T + layer.bk
+        for h, s in enumerate(layer.head_slices()):
+            lg = layer.beta * q[:, s] @ k[:, s].T
+            w = np.exp(lg - lg.max(axis=1, keepdims=True))
+            out[layer.index, h] = float(np.mean(w.sum(1) ** 2 / (n * (w**2).sum(1))))
+    return out
+
+
 def head_spectra(model: BertModel, laws: list[Law]) -> dict[str, np.ndarray]:
     """Per layer l and head h, on the network's fit N(α_l, Σ_l) at the layer's input: the Jacobian
     J_h = C_h Σ_l A_h of the head alone (from the one-head closure), its eigenvalues and
@@ -186,5 +220,6 @@ def head_spectra(model: BertModel, laws: list[Law]) -> dict[str, np.ndarray]:
     return {"rate": rate, "abscissa": absc, "floor": floor, "eig": eig}
 
 
-__all__ = ["Law", "NetworkClouds", "Paths", "attention_check", "attention_step", "head_spectra", "network_clouds",
+__all__ = ["Law", "NetworkClouds", "Paths", "attention_check", "attention_step", "ffn_check", "gaussian_ess",
+           "head_spectra", "network_clouds",
            "projected_layer", "pure_attention_step", "run_paths"]

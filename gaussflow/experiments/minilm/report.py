@@ -41,10 +41,12 @@ def report(s: dict[str, Any]) -> str:
                      f"{_f(r['one_step']['erank'], '.1f')} | {_f(r['attention']['erank'], '.1f')} | "
                      f"{_f(r['pure_attention']['erank'], '.1f')} |")
     lines += ["", "## Distance to the network: W₂ / √(|α_net|² + tr Σ_net) (top-5 eigenvector overlap)", "",
-              "| layer | closure ii | one step | closure i | identity |", "|---|---|---|---|---|"]
+              "Baselines: *identity* keeps N(α₀, Σ₀) (for the propagated paths), *hold* keeps the network's fit of "
+              "the layer's input (for the one-step column).", "",
+              "| layer | closure ii | closure i | identity | one step | hold |", "|---|---|---|---|---|---|"]
     for r in rows[1:]:
         cell = [f"{_f(r[k]['rel_bw'])} ({_f(r[k]['alignment_top5'], '.2f')})"
-                for k in ("projected", "one_step", "attention", "identity")]
+                for k in ("projected", "attention", "identity", "one_step", "hold")]
         lines.append(f"| {r['layer']} | " + " | ".join(cell) + " |")
     lines += ["", "## The network's cloud: trace, anisotropy, normality (Mardia on the top-10 principal axes)", "",
               "| layer | tr Σ | λ_max / tr Σ | ‖α‖²/(‖α‖²+tr Σ) | kurtosis z | skewness n b₁/6 (χ²₂₂₀) |",
@@ -67,6 +69,17 @@ def report(s: dict[str, Any]) -> str:
     for i, ch in enumerate(s.get("attention_check", [])):
         lines.append(f"| {i + 1} | {_f(ch['sentence_vs_pooled'], '.2f')} | {_f(ch['pooled_vs_closure'], '.2f')} | "
                      f"{_f(ch['sentence_vs_closure'], '.2f')} |")
+    ess = np.array(s["gaussian_ess"]["fraction"])
+    lines += ["", f"Effective sample size of each head's softmax weights over {s['gaussian_ess']['samples']} tokens "
+              "drawn from the network's Gaussian fit (fraction of the samples; min over heads, head): "
+              + "; ".join(f"layer {li + 1}: {_f(ess[li].min(), '.3f')} (head {int(np.argmin(ess[li])) + 1})"
+                          for li in range(ess.shape[0])) + ".",
+              "", "## The feed-forward on the network's LN₁ cloud vs on Gaussian samples of its fit", "",
+              "| layer | tr Cov FFN(h), network | tr Cov FFN(h), Gaussian input | W₂ of h + FFN(h) fits |",
+              "|---|---|---|---|"]
+    for i, f in enumerate(s.get("ffn_check", [])):
+        lines.append(f"| {i + 1} | {_f(f['trace_ffn_network'], '.4g')} | {_f(f['trace_ffn_gaussian'], '.4g')} | "
+                     f"{_f(f['bw'])} |")
     rate = np.array(s["heads"]["rate"])
     absc = np.array(s["heads"]["abscissa"])
     lines += ["", "## Heads: J_h = C_h Σ_l A_h on the network's fit at the input of layer l", "",
