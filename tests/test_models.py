@@ -218,3 +218,36 @@ def test_corpus_is_shipped_and_varied() -> None:
     s = gm.corpus()
     assert 300 <= len(s) <= 1000 and len(set(s)) == len(s)
     assert sum("?" in x for x in s) >= 10 and sum(any(c.isdigit() for c in x) for x in s) >= 5
+
+
+def test_biased_variant_closure_against_gauss_hermite() -> None:
+    """d = 2, two heads with query, key, value and output biases: Γ(x) of the derived closure equals the
+    softmax-weighted Gauss–Hermite average of the trained-layer formula; the key bias drops out of Γ."""
+    import gaussflow as gf
+    from gaussflow.variants import multihead_bias
+
+    v = multihead_bias.build(heads=2, feedforward=True)
+    c = gf.derive(v)
+    names = {str(s) for s in c.velocity.free_symbols}
+    assert c.preserves_gaussian and {"q_1", "q_2"} <= names and not any(n.startswith("kb_") for n in names)
+    rng = np.random.default_rng(5)
+    H, d, k = 2, 2, 2
+    P = {"Q": rng.standard_normal((H, k, d)), "K": rng.standard_normal((H, k, d)), "q": rng.standard_normal((H, k)),
+         "kb": rng.standard_normal((H, k)), "V": rng.standard_normal((H, k, d)), "W": rng.standard_normal((H, d, k)),
+         "beta": 0.7, "W_ff": np.zeros((d, d)), "b_ff": rng.standard_normal(d)}
+    att = gf.attention(v, **P)
+    L = rng.standard_normal((d, d))
+    Sig = 0.3 * L @ L.T + 0.1 * np.eye(d)
+    alpha = rng.standard_normal(d)
+    z, w = np.polynomial.hermite_e.hermegauss(60)
+    Z = np.stack(np.meshgrid(z, z, indexing="ij"), -1).reshape(-1, d)
+    Wq = np.outer(w, w).reshape(-1)
+    Y = alpha + Z @ np.linalg.cholesky(Sig).T
+    X = rng.standard_normal((3, d))
+    for x in X:
+        want = P["b_ff"].copy()
+        for h in range(H):
+            s = 0.7 * (Y @ P["K"][h].T + P["kb"][h]) @ (P["Q"][h] @ x + P["q"][h])
+            e = Wq * np.exp(s - s.max())
+            want += P["W"][h] @ P["V"][h] @ (e @ Y / e.sum())
+        np.testing.assert_allclose(att.velocity(x, alpha, Sig), want, rtol=1e-9, atol=1e-10)
