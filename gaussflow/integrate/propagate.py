@@ -21,7 +21,7 @@ import numpy as np
 from .._checks import check_positive, check_real
 from ..attention import Attention
 from ..trajectory import Trajectory
-from .solve import CAP, LawLike, _attention_at, _law, drift_and_jacobian
+from .common import CAP, LawLike, attention_at, drift_and_jacobian, law
 
 
 def _layers(attn: Any, layers: Any, d: int) -> tuple[list[Callable[[float], Attention]], int]:
@@ -30,11 +30,11 @@ def _layers(attn: Any, layers: Any, d: int) -> tuple[list[Callable[[float], Atte
             raise ValueError("`attn` must be an Attention, a callable t -> Attention or a non-empty list")
         if layers is not None and (isinstance(layers, bool) or layers != len(attn)):
             raise ValueError(f"`layers` = {layers!r} but `attn` lists {len(attn)} layers")
-        per = [_attention_at(a, d, f"attn[{i}]") for i, a in enumerate(attn)]
+        per = [attention_at(a, d, f"attn[{i}]") for i, a in enumerate(attn)]
         return per, len(attn)
     if isinstance(layers, bool) or not isinstance(layers, int | np.integer) or layers < 1:
         raise ValueError(f"`layers` must be a positive integer; got {layers!r}")
-    one = _attention_at(attn, d)
+    one = attention_at(attn, d)
     return [one] * int(layers), int(layers)
 
 
@@ -73,7 +73,7 @@ def propagate(
     ValueError
         Malformed input (named), non-Gaussian-preserving variant, dimension mismatch.
     """
-    alpha, Sigma = _law(law0)
+    alpha, Sigma = law(law0)
     d = alpha.shape[0]
     per_layer, L = _layers(attn, layers, d)
     h = check_positive("step", step)

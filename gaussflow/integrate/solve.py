@@ -36,189 +36,30 @@ Ordinary Differential Equations I*, §II.4 (step-size control) and §II.6 (dense
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy.integrate import OdeSolver, solve_ivp
 
-from .._checks import as_array, check_cov, check_mean, check_real
+from .._checks import check_real
 from ..attention import Attention
-from ..gaussian import Gaussian
 from ..projection import ProjectionDivergence
 from ..trajectory import Trajectory
-
-#: ODE methods accepted by name (scipy.integrate.solve_ivp's); an OdeSolver subclass also works
-METHODS: tuple[str, ...] = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
-
-#: hard cap on tr Σ and ‖α‖: (1e100)² and products with moderate weights stay finite
-CAP = 1e100
-
-#: collapse floors ε_Σ, ε_α relative to the initial scale max(‖α₀‖, √‖Σ₀‖_F)
-COLLAPSE_RTOL = 1e-8
+from .common import (
+    CAP,
+    COLLAPSE_RTOL,
+    AttentionLike,
+    LawLike,
+    attention_at,
+    law,
+    method_of,
+    numerical_rank,
+    times,
+)
+from .forms import FORMS, Factor, Full, choose_form
 
 _TINY = 1e-300
-
-AttentionLike = Attention | Callable[[float], Attention]
-LawLike = Gaussian | tuple[Any, Any]
-
-
-# --------------------------------------------------------------------------- attention evaluation
-
-
-class _Kernels:
-    """The generated NumPy functions of one Attention, bound to its prepared parameters.
-
-    ``Attention.*_unchecked`` look the compiled closure up (hashing the variant) on every call, which
-    costs more than the whole d = 2 right-hand side; integrators call these bound versions instead.
-    """
-
-    def __init__(self, attn: Attention) -> None:
-        compiled = attn.compiled
-        prepared = tuple(attn.prepared)
-        self.d = attn.d
-        self._rhs = attn.kind.rhs(attn)  # the closure kind's moment RHS (exact or projected)
-        self._jacobian = compiled.jacobian
-        self._velocity = compiled.velocity
-        self._prepared = prepared
-
-    def moments(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(α̇ (d,), Σ̇ (d, d)) = (Γ(α), JΣ + ΣJᵀ), or the projected E[Γ(X)], E[(X−α)Γ(X)ᵀ] + transpose."""
-        return self._rhs(alpha, Sigma)
-
-    def drift_and_jacobian(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(Γ(α) (d,), J (d, d)); Γ(α) from the generated velocity at x = α, which skips the d×d
-        product JΣ that the generated moments would also form."""
-        assert self._jacobian is not None
-        a = alpha[:, None]
-        J = np.asarray(self._jacobian(a, Sigma, *self._prepared), dtype=float)
-        g = self._velocity(a, a, Sigma, *self._prepared)
-        return np.broadcast_to(np.asarray(g, dtype=float), (self.d, 1)).reshape(self.d), J
-
-
-_KERNELS: weakref.WeakKeyDictionary[Attention, _Kernels] = weakref.WeakKeyDictionary()
-
-
-def kernels(attn: Attention) -> _Kernels:
-    """Bound generated functions of ``attn`` (cached per Attention object)."""
-    k = _KERNELS.get(attn)
-    if k is None:
-        k = _KERNELS[attn] = _Kernels(attn)
-    return k
-
-
-def drift_and_jacobian(attn: Attention, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Γ(α) (d,) and J = ∂Γ/∂x (d, d) on N(α, Σ), without validation (Gaussian-preserving ``attn``)."""
-    return kernels(attn).drift_and_jacobian(alpha, Sigma)
-
-
-def _attention_at(attn: Any, d: int, where: str = "attn") -> Callable[[float], Attention]:
-    """``t -> Attention`` for a fixed layer or a time-dependent callable, checking what it returns."""
-
-    def check(a: Any, label: str) -> Attention:
-        if not isinstance(a, Attention):
-            raise ValueError(f"`{where}` must be an Attention or a callable t -> Attention; "
-                             f"{label} is {type(a).__name__}")
-        if a.d != d:
-            raise ValueError(f"{label} has d = {a.d} but `law0` has d = {d}")
-        return a
-
-    if isinstance(attn, Attention):
-        fixed = check(attn, f"`{where}`")
-        return lambda t: fixed
-    if not callable(attn):
-        raise ValueError(f"`{where}` must be an Attention or a callable t -> Attention; got {type(attn).__name__}")
-    return lambda t: check(attn(t), f"`{where}`({float(t):.10g})")
-
-
-# --------------------------------------------------------------------------- state layouts
-
-
-class _Full:
-    """y = (α, vec Σ), Σ̇ from the generated closure."""
-
-    name = "full"
-
-    def __init__(self, alpha0: np.ndarray, Sigma0: np.ndarray) -> None:
-        self.d = alpha0.shape[0]
-        self.y0 = np.concatenate([alpha0, Sigma0.ravel()])
-        self.rank: int | None = None
-
-    def rhs(self, attn: Attention, y: np.ndarray) -> np.ndarray:
-        d = self.d
-        a_dot, S_dot = kernels(attn).moments(y[:d], y[d:].reshape(d, d))
-        return np.concatenate([a_dot, S_dot.ravel()])
-
-    def alpha(self, y: np.ndarray) -> np.ndarray:
-        return y[: self.d]
-
-    def sigma(self, y: np.ndarray) -> np.ndarray:
-        return y[self.d:].reshape(self.d, self.d)
-
-    def sigma_dot(self, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        return dy[self.d:].reshape(self.d, self.d)
-
-    def trace(self, y: np.ndarray) -> float:
-        return float(np.trace(self.sigma(y)))
-
-    def trace_dot(self, y: np.ndarray, dy: np.ndarray) -> float:
-        return float(np.trace(self.sigma_dot(y, dy)))
-
-    def unpack(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Y (m, n_state) → mean (m, d), cov (m, d, d) (symmetrized)."""
-        d = self.d
-        C = Y[:, d:].reshape(-1, d, d)
-        return Y[:, :d].copy(), 0.5 * (C + C.transpose(0, 2, 1))
-
-
-class _Factor:
-    """y = (α, vec L), Σ = LLᵀ, L̇ = J(α, LLᵀ) L; PSD and rank r preserved exactly."""
-
-    name = "factor"
-
-    def __init__(self, alpha0: np.ndarray, Sigma0: np.ndarray) -> None:
-        self.d = d = alpha0.shape[0]
-        w, U = np.linalg.eigh(Sigma0)
-        top = max(float(w[-1]), 0.0) if d else 0.0
-        keep = (w > max(d, 1) * np.finfo(float).eps * top) & (w > 0)
-        self.rank = int(np.count_nonzero(keep))
-        L0 = U[:, keep] * np.sqrt(w[keep])
-        self.y0 = np.concatenate([alpha0, L0.ravel()])
-
-    def _L(self, y: np.ndarray) -> np.ndarray:
-        return y[self.d:].reshape(self.d, self.rank)
-
-    def rhs(self, attn: Attention, y: np.ndarray) -> np.ndarray:
-        L = self._L(y)
-        g, J = drift_and_jacobian(attn, y[: self.d], L @ L.T)
-        return np.concatenate([g, (J @ L).ravel()])
-
-    def alpha(self, y: np.ndarray) -> np.ndarray:
-        return y[: self.d]
-
-    def sigma(self, y: np.ndarray) -> np.ndarray:
-        L = self._L(y)
-        return L @ L.T
-
-    def sigma_dot(self, y: np.ndarray, dy: np.ndarray) -> np.ndarray:
-        P = self._L(dy) @ self._L(y).T
-        return P + P.T
-
-    def trace(self, y: np.ndarray) -> float:
-        return float(np.sum(y[self.d:] ** 2))
-
-    def trace_dot(self, y: np.ndarray, dy: np.ndarray) -> float:
-        return float(2.0 * np.dot(y[self.d:], dy[self.d:]))
-
-    def unpack(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        L = Y[:, self.d:].reshape(Y.shape[0], self.d, self.rank)
-        return Y[:, : self.d].copy(), np.einsum("mir,mjr->mij", L, L)
-
-
-#: state layouts by name (``form=None`` picks "factor" for singular Σ₀, "full" otherwise)
-FORMS: dict[str, type[_Full] | type[_Factor]] = {"full": _Full, "factor": _Factor}
-
 
 # --------------------------------------------------------------------------- right-hand side
 
@@ -227,7 +68,7 @@ class _System:
     """The ODE right-hand side, counting evaluations and caching the last one (events evaluate at the
     accepted state, where an explicit RK method has just evaluated the last stage)."""
 
-    def __init__(self, attn_at: Callable[[float], Attention], form: _Full | _Factor, time_dependent: bool) -> None:
+    def __init__(self, attn_at: Callable[[float], Attention], form: Full | Factor, time_dependent: bool) -> None:
         self.attn_at = attn_at
         self.form = form
         self.time_dependent = time_dependent
@@ -325,66 +166,6 @@ class _Budget:
         return t - self.t_stop
 
 
-# --------------------------------------------------------------------------- validation
-
-
-
-
-def _law(law0: Any) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(law0, Gaussian):
-        return np.array(law0.mean, dtype=float), np.array(law0.cov, dtype=float)
-    if isinstance(law0, tuple | list) and len(law0) == 2:
-        m = check_mean("law0.mean", law0[0])
-        S = check_cov("law0.cov", law0[1], m.shape[0])
-        return m, S
-    raise ValueError(f"`law0` must be a Gaussian or a (mean, cov) pair; got {type(law0).__name__}")
-
-
-def _times(t_span: Any, t_eval: Any) -> tuple[float, float, np.ndarray | None]:
-    ts = as_array("t_span", t_span, 1)
-    if ts.shape != (2,):
-        raise ValueError(f"`t_span` must be (t0, t1); got shape {ts.shape}")
-    t0, t1 = float(ts[0]), float(ts[1])
-    if not t1 > t0:
-        raise ValueError(f"`t_span` must be increasing (t0 < t1); got ({t0!r}, {t1!r})")
-    if t_eval is None:
-        return t0, t1, None
-    te = as_array("t_eval", t_eval, 1)
-    if te.size == 0:
-        raise ValueError("`t_eval` must hold at least one time (or be None for the solver's own steps)")
-    if np.any(np.diff(te) <= 0):
-        raise ValueError(f"`t_eval` must be strictly increasing; got {te}")
-    if te[0] < t0 or te[-1] > t1:
-        raise ValueError(f"`t_eval` must lie within t_span = ({t0:g}, {t1:g}); got [{te[0]:g}, {te[-1]:g}]")
-    return t0, t1, te
-
-
-def _method(method: Any) -> tuple[Any, str]:
-    if isinstance(method, str) and method in METHODS:
-        return method, method
-    if isinstance(method, type) and issubclass(method, OdeSolver):
-        return method, method.__name__
-    raise ValueError(f"unknown `method` {method!r}; valid: {', '.join(METHODS)} or an OdeSolver subclass")
-
-
-def _form_name(form: Any, rank: int, d: int) -> str:
-    if form is None:
-        return "factor" if rank < d else "full"
-    if not isinstance(form, str) or form not in FORMS:
-        raise ValueError(f"unknown `form` {form!r}; valid: None (automatic), {', '.join(map(repr, FORMS))}")
-    return form
-
-
-def numerical_rank(Sigma: np.ndarray) -> int:
-    """Rank of a symmetric PSD matrix: eigenvalues > d·eps·λ_max (numpy.linalg.matrix_rank's rule)."""
-    d = Sigma.shape[0]
-    if d == 0:
-        return 0
-    w = np.linalg.eigvalsh(Sigma)
-    top = max(float(w[-1]), 0.0)
-    return int(np.count_nonzero((w > d * np.finfo(float).eps * top) & (w > 0)))
-
-
 # --------------------------------------------------------------------------- solve
 
 
@@ -453,16 +234,16 @@ def solve(
     >>> traj.status, round(traj.t_blowup, 9)     # Σ(t) = (1 − 2t)⁻¹ I
     ('blowup', 0.5)
     """
-    alpha0, Sigma0 = _law(law0)
+    alpha0, Sigma0 = law(law0)
     d = alpha0.shape[0]
-    t0, t1, te = _times(t_span, t_eval)
+    t0, t1, te = times(t_span, t_eval)
     time_dependent = not isinstance(attn, Attention)
-    attn_at = _attention_at(attn, d)
+    attn_at = attention_at(attn, d)
     try:
         first = attn_at(t0)
     except TypeError as exc:
         raise ValueError(f"`attn` must be callable as attn(t) -> Attention; calling it failed: {exc}") from exc
-    method_arg, method_name = _method(method)
+    method_arg, method_name = method_of(method)
     rtol_v = check_real("rtol", rtol, low=0.0)
     atol_v = check_real("atol", atol, low=0.0, strict=False)
     R = check_real("blowup_threshold", blowup_threshold, low=1.0)
@@ -471,7 +252,7 @@ def solve(
     if isinstance(max_nfev, bool) or not isinstance(max_nfev, int | np.integer) or max_nfev < 1:
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
     rank = numerical_rank(Sigma0)
-    form_name = _form_name(form, rank, d)
+    form_name = choose_form(form, rank, d)
     kind = first.kind
     closure_kind = kind.describe(first)
     if not kind.factor_form:
@@ -495,7 +276,7 @@ def solve(
 
 
 def _integrate(
-    system: _System, layout: _Full | _Factor, t0: float, t1: float, te: np.ndarray | None,
+    system: _System, layout: Full | Factor, t0: float, t1: float, te: np.ndarray | None,
     method: Any, rtol: float, atol: float, R: float, tol: float | None, max_nfev: int, meta: dict[str, Any],
 ) -> Trajectory:
     y0 = layout.y0
@@ -627,4 +408,4 @@ def _integrate(
         t_cur, y_cur = t_e, y_e  # exponential-type growth: continue with a raised threshold
 
 
-__all__ = ["CAP", "FORMS", "METHODS", "drift_and_jacobian", "numerical_rank", "solve"]
+__all__ = ["solve"]
