@@ -171,3 +171,13 @@ def test_attention_sublayer_through_propagate_is_the_residual_map(model: gm.Bert
     g = sum(L.Wo[:, s] @ L.Wv[s] @ (a + S @ (L.beta * L.Wk[s].T @ (L.Wq[s] @ a + L.bq[s])))
             for s in L.head_slices()) + L.Wo @ L.bv + L.bo
     np.testing.assert_allclose(traj.mean[1], a + g, rtol=1e-9, atol=1e-9)
+
+
+def test_particle_engine_equals_the_forward_attention(model: gm.BertModel) -> None:
+    """gaussflow's particle engine, which evaluates the variant's score (data) on a token cloud, equals the
+    forward pass's attention written from the BERT equations (two independent codes)."""
+    from gaussflow.particles import particle_velocity
+
+    L = model.layers[2]
+    X = 0.5 * np.random.default_rng(0).standard_normal((50, 384))
+    np.testing.assert_allclose(particle_velocity(L.attention(), X), gm.self_attention(L, X), rtol=0, atol=1e-12)
