@@ -142,9 +142,10 @@ def closure_figure(r: dict[str, Any], out: Path) -> Path:
         a.plot(v["t"], v["fb_energy"], ":", color=style.CYCLE[k], lw=1.8)
         b.plot(v["t"], v["unexplained"], color=style.CYCLE[k], label=key)
     style.label(a, x="time $t$", y="energy $E$",
-                title=f"SA, d = 3: {r['N']} particles (solid), projected normal (dashed), Fisher–Bingham (dotted)")
+                title=f"SA, d = 3: {r['N']} particles (solid), projected normal (dashed),\n"
+                      "Fisher–Bingham (dotted)")
     style.label(b, x="time $t$", y="unexplained fraction",
-                title=r"velocity the family cannot follow: $E|v - P^\perp Mx|^2 / E|v|^2$")
+                title=r"projected normal: $E|v - P^\perp Mx|^2 / E|v|^2$")
     style.legend_outside(a, "right", ncol=1)
     style.legend_outside(b, "right", ncol=1)
     return _save(fig, out, "closure")
