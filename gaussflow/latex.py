@@ -416,11 +416,11 @@ def _intro(c: Closure, stem: str, n_last: int) -> str:
 
 def _projection_steps(c: Closure) -> list[tuple[str, str, str]]:
     """(label, LaTeX, note) of the Gaussian-projection closure integrated for a non-closing variant."""
-    if c.variant.normalization == "none":
-        from .symbolic.projection import derive_unnormalized_projection
+    from .symbolic.projection import closed_form_projection, projection_steps
 
-        return [(s.label, s.latex, s.note) for s in derive_unnormalized_projection(c).steps]
-    from .symbolic.projection import projection_steps
+    closed = closed_form_projection(c)
+    if closed is not None:
+        return [(s.label, s.latex, s.note) for s in closed.steps]
 
     return [(label, eq, "") for label, eq in projection_steps(c)]
 

@@ -55,7 +55,7 @@ from .cubature import (
     default_rule,
     project,
 )
-from .symbolic.projection import derive_unnormalized_projection
+from .symbolic.projection import closed_form_projection, derive_unnormalized_projection
 
 #: duck-typed so that this module stays below the Attention layer that calls it: an ``Attention``
 #: (``closure``, ``compiled``, ``prepared``, ``params``, ``d``, ``name``) and a derived ``Closure``
@@ -259,7 +259,7 @@ MARGIN_TOL = 1e-12
 
 
 def unnormalized_projection_rhs(attn: Attention) -> ProjectionRHS:
-    """Closed-form Gaussian-projection RHS for ``unnormalized`` attention (an approximation).
+    """Closed-form Gaussian-projection RHS where :func:`closed_form_projection` applies (an approximation).
 
     With A = βKᵀQ, G = AᵀΣA, h = Aᵀα (read off Γ by SymPy), H = Σ^{1/2}, B = I − HGH,
     S̃ = HB⁻¹H, g = Gα + h, m̃ = α + S̃g, Z = det(B)^{−1/2} exp(½αᵀGα + hᵀα + ½gᵀS̃g):
@@ -275,8 +275,9 @@ def unnormalized_projection_rhs(attn: Attention) -> ProjectionRHS:
         overflow (close to the boundary Z ~ det(B)^{−1/2} e^{½gᵀS̃g} grows without bound);
         :meth:`ProjectionRHS.divergence_margin` returns λ_min(B).
     """
-    if attn.closure.variant.normalization != "none":
-        raise ValueError(f"`attn` must be an 'unnormalized' attention for the closed form; got {attn.name!r}")
+    if closed_form_projection(attn.closure) is None:
+        raise ValueError(f"`attn` ({attn.name!r}) has no closed-form projection (its velocity is not "
+                         "exp(quadratic) × polynomial in x); use projection_rhs (cubature)")
     source, (margin_fn, rhs) = _compile_unnormalized(attn.closure)
     params = dict(attn.params)
     names = [p.name for p in attn.closure.variant.params]
@@ -336,7 +337,7 @@ def projection_closure(attn: Attention) -> ProjectionRHS:
         return _CLOSURES[attn]
     except (KeyError, TypeError):
         pass
-    if attn.closure.variant.normalization == "none":
+    if closed_form_projection(attn.closure) is not None:
         out = unnormalized_projection_rhs(attn)
     else:
         out = projection_rhs(attn)

@@ -410,3 +410,31 @@ def test_compiled_moments_of_nonclosing_variants_are_the_cubature_projection() -
             a_cf, S_cf = unnormalized_projection_rhs(att)(alpha, Sigma)
             np.testing.assert_allclose(a_dot.ravel(), a_cf, rtol=1e-10)
             np.testing.assert_allclose(S_dot, S_cf, rtol=1e-10)
+
+
+def test_closed_form_projection_is_decided_by_the_velocity_not_the_name() -> None:
+    """A custom unnormalized score with a query bias (an x-only term, which does not cancel without a
+    normalization) has velocity e^{q(x)}p(x) too: it gets the closed form, which agrees with high-degree
+    cubature; a key bias (constant term in q, not handled by the rule), sigmoid (logistic moments) and
+    closing variants do not."""
+    import sympy as sp
+
+    from gaussflow.symbolic.projection import closed_form_projection
+    from gaussflow.symbols import d, x, y
+
+    assert closed_form_projection(gf.derive("sigmoid")) is None
+    assert closed_form_projection(gf.derive("softmax")) is None
+    assert closed_form_projection(gf.derive("unnormalized")) is not None
+    A_, b_, V_ = sp.MatrixSymbol("A", d, d), sp.MatrixSymbol("b", d, 1), sp.MatrixSymbol("V", d, d)
+    keybias = gf.Variant.from_score("none_keybias", score=y.T * A_ * x + b_.T * y, value=V_, normalization="none")
+    assert closed_form_projection(gf.derive(keybias)) is None
+    var = gf.Variant.from_score("none_querybias", score=y.T * A_ * x + b_.T * x, value=V_, normalization="none")
+    assert closed_form_projection(gf.derive(var)) is not None
+    attn = gf.attention(var, A=[[0.3, 0.1], [-0.2, 0.25]], b=np.array([0.2, -0.1]), V=[[1.0, 0.4], [-0.3, 0.8]])
+    a, S = np.array([0.1, -0.2]), np.array([[0.5, 0.1], [0.1, 0.4]])
+    m, Sd = unnormalized_projection_rhs(attn)(a, S)
+    m_c, S_c = projection_rhs(attn, rule="tensor", degree=159)(a, S)
+    np.testing.assert_allclose(m, m_c, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(Sd, S_c, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="closed-form"):
+        unnormalized_projection_rhs(gf.attention("sigmoid", A=[[0.5]], V=[[1.0]]))

@@ -273,7 +273,8 @@ def _derive_unnormalized_uncached(closure: Closure) -> UnnormalizedProjection:
         raise NotImplementedError("exponent of Γ is not quadratic in x")
     # the exponent has no constant term: q(0) = 0 (checked), so q = ½xᵀGx + hᵀx exactly
     q0 = q.subs(x, sp.ZeroMatrix(d, 1)).doit()
-    _check_zero(sp.sympify(q0), "q(0) = 0")
+    if _canon_traces(sp.sympify(q0).doit()) != 0:
+        raise NotImplementedError(f"the exp-quadratic rule needs an exponent without a constant term; q(0) = {q0}")
     _check_zero(_canon_traces(q.doit()) - _canon_traces((sp.Trace(x.T * G * x) / 2 + sp.Trace(hvec.T * x)).doit()),
                 "Γ's exponent = ½xᵀGx + hᵀx")
     # X ~ N(m̃, S̃) with m̃ = α + δ, δ = S̃g: expanding around α + δ avoids the cancellation
@@ -345,17 +346,34 @@ def derive_unnormalized_projection(closure: Closure) -> UnnormalizedProjection:
     return _derive_unnormalized(closure)
 
 
+_NO_CLOSED_FORM: set[Any] = set()
+
+
+def closed_form_projection(closure: Closure) -> UnnormalizedProjection | None:
+    """The closed-form Gaussian projection of a non-closing closure when its velocity has the structure
+    the exp-quadratic rule integrates (Γ = e^{q(x)} p(x), q quadratic, p polynomial: ``unnormalized``
+    attention, multi-head or not); ``None`` otherwise (e.g. sigmoid: the projection is by cubature).
+    Decided from the velocity's expression, not from the variant's name; cached per variant."""
+    if closure.preserves_gaussian or closure.variant in _NO_CLOSED_FORM:
+        return None
+    try:
+        return _derive_unnormalized(closure)
+    except NotImplementedError:
+        _NO_CLOSED_FORM.add(closure.variant)
+        return None
 
 
 def projection_steps(closure: Closure) -> list[tuple[str, str]]:
     """Derivation steps (label, LaTeX) of the Gaussian projection of a variant.
 
-    ``unnormalized``: the closed form derived symbolically; other non-closing variants: the
-    cubature statement; closing variants: the projection coincides with the closure.
+    Where :func:`closed_form_projection` applies (``unnormalized``), the closed form derived symbolically;
+    other non-closing variants: the cubature statement; closing variants: the projection coincides with
+    the closure.
     """
     c = closure
-    if c.variant.normalization == "none":
-        return [(s.label, s.latex) for s in _derive_unnormalized(c).steps]
+    closed = closed_form_projection(c)
+    if closed is not None:
+        return [(s.label, s.latex) for s in closed.steps]
     head = (
         "Gaussian projection (approximation)" if not c.preserves_gaussian else "Gaussian projection (exact here)",
         r"\dot\alpha = \mathbb E[\Gamma(X)],\quad \dot\Sigma = \mathbb E[(X-\alpha)\Gamma(X)^\top]"
@@ -375,6 +393,7 @@ def projection_steps(closure: Closure) -> list[tuple[str, str]]:
 __all__ = [
     "ExpQuadraticRule",
     "UnnormalizedProjection",
+    "closed_form_projection",
     "derive_exp_quadratic_rule",
     "derive_unnormalized_projection",
     "gaussian_polynomial_expectation",
