@@ -61,7 +61,7 @@ class BatchedClosure:
         self.d = first.d
         self.B = 1 if self.shared else len(members)
         cc = first.compiled
-        self._moments, self._jacobian = cc.moments, cc.jacobian
+        self._moments, self._jacobian, self._velocity = cc.moments, cc.jacobian, cc.velocity
         if self.shared:
             self.prepared = tuple(first.prepared)
         else:
@@ -87,6 +87,11 @@ class BatchedClosure:
         if m.shape != alpha.shape:
             m = np.broadcast_to(m, alpha.shape)
         return m, (S if S.shape == Sigma.shape else np.broadcast_to(S, Sigma.shape))
+
+    def drift(self, alpha: np.ndarray, Sigma: np.ndarray, prep: tuple[Any, ...]) -> np.ndarray:
+        """α̇ = Γ(α) (B, d, 1) from the generated velocity at x = α (no d × d product JΣ)."""
+        g = self._velocity(alpha, alpha, Sigma, *prep)
+        return g if g.shape == alpha.shape else np.broadcast_to(g, alpha.shape)
 
     def jacobian(self, alpha: np.ndarray, Sigma: np.ndarray, prep: tuple[Any, ...]) -> np.ndarray:
         """J = ∂Γ/∂x (B, d, d) from the generated ``jacobian``."""
@@ -119,7 +124,7 @@ class Form:
             dcore = self.rhs.jacobian(alpha, S, prep) @ core
             if not self.with_mean:
                 return dcore
-            da, _ = self.rhs.moments(alpha, S, prep)
+            da = self.rhs.drift(alpha, S, prep)
         else:
             da, dcore = self.rhs.moments(alpha, core, prep)
             if not self.with_mean:
