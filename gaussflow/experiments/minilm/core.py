@@ -78,7 +78,7 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
         ref = paths.network[li]
         row: dict[str, Any] = {"layer": li,
                                "network": {**law_stats(*ref).as_dict(), "normality": normality(X)}}
-        for key in ("attention", "pure_attention", "projected", "one_step"):
+        for key in ("attention", "pure_attention", "projected", "fused", "one_step"):
             row[key] = law_stats(*getattr(paths, key)[li], ref=ref).as_dict()
         row["identity"] = law_stats(*paths.network[0], ref=ref).as_dict()
         # the one-step baseline: the network's fit at the layer's input, left unchanged

@@ -13,6 +13,7 @@ from ... import style
 PATHS: dict[str, tuple[str, str, str]] = {
     "network": ("network (fit of its tokens)", "#000000", "o"),
     "projected": ("closure ii (+ projected LN, FFN)", "#0072B2", "s"),
+    "fused": ("closure iii (LN'd stream kept exact)", "#009E73", "D"),
     "one_step": ("closure ii, one layer from network", "#56B4E9", "^"),
     "attention": ("closure i (attention + residual)", "#D55E00", "v"),
     "pure_attention": ("pure attention (no residual)", "#CC79A7", "x"),
@@ -31,14 +32,14 @@ def rank_figure(summary: dict[str, Any], out: Path) -> Path:
     """Effective rank and relative Bures–Wasserstein distance to the network through depth."""
     layers = np.arange(len(summary["layers"]))
     fig, axes = style.figure("double", 3.4, ncols=2)
-    for key in ("network", "projected", "one_step", "attention", "pure_attention"):
+    for key in ("network", "projected", "fused", "one_step", "attention", "pure_attention"):
         label, col, mk = PATHS[key]
         axes[0].plot(layers, _series(summary, key, "erank"), marker=mk, color=col, label=label, ms=4)
     axes[0].set_yscale("log")
     style.label(axes[0], "layer l (0 = embeddings)", "effective rank exp H(λ/tr Σ)",
                 f"Effective rank, d = {summary['model']['d']}")
     top = 10.0
-    for key in ("projected", "one_step", "attention", "identity", "hold"):
+    for key in ("projected", "fused", "one_step", "attention", "identity", "hold"):
         label, col, mk = PATHS[key]
         y = _series(summary, key, "rel_bw")[1:]
         axes[1].plot(layers[1:], np.where(y > top, np.nan, y), marker=mk, color=col, label=label, ms=4)

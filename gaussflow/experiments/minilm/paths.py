@@ -11,6 +11,9 @@ Per layer l (post-LN BERT, :mod:`gaussflow.models.forward`): x ← LN₂(h + FFN
   LN₂ each replaced by its Gaussian projection N(E F(X), Cov F(X)), X ~ N(α, Σ), estimated from ``n``
   samples (fixed seed). LayerNorm and GELU do not map Gaussians to Gaussians: this is an approximation
   (a moment closure), not an exact closure;
+* ``fused`` (closure iii): as closure ii, but LN₁, the FFN residual and LN₂ act exactly on samples of the
+  post-attention Gaussian (the LayerNorm'd stream stays the exact pushforward of a Gaussian, an affine image
+  of a projected normal), with one Gaussian projection per layer, at the next attention's input;
 * ``one_step``: closure ii for one layer, started from the network's own fit at that layer's input
   (the per-layer error without accumulation).
 """
@@ -86,6 +89,15 @@ def projected_layer(layer: BertLayer, att: Attention, law: Law, n: int, rng: np.
     return {"attn": a1, "ln1": l1, "ffn": f, "out": out}
 
 
+def fused_layer(layer: BertLayer, att: Attention, law: Law, n: int, rng: np.random.Generator) -> Law:
+    """One layer of closure iii: exact attention step, then LN₁, the FFN residual and LN₂ applied exactly to
+    samples of that Gaussian (the LayerNorm'd stream kept as the exact pushforward — an affine image of a
+    projected normal — instead of being re-Gaussianized after each stage); one Gaussian projection at the
+    layer output, where the next attention closure needs a Gaussian."""
+    X = layer_norm(_sample(attention_step(att, law), n, rng), layer.ln1)
+    return fit(layer_norm(X + feed_forward(layer, X), layer.ln2))
+
+
 @dataclass
 class Paths:
     """Laws per layer boundary l = 0..L for every path (``network``: Gaussian fits of the real clouds)."""
@@ -98,6 +110,7 @@ class Paths:
     projected_stages: list[dict[str, Law]]
     no_bias_mean_shift: list[float]
     layers: list[Attention] = field(default_factory=list)
+    fused: list[Law] = field(default_factory=list)
 
 
 def run_paths(model: BertModel, clouds: NetworkClouds, n: int, seed: int = 0,
@@ -107,24 +120,26 @@ def run_paths(model: BertModel, clouds: NetworkClouds, n: int, seed: int = 0,
     ``plain`` (optional): the bias-free attention layers (the issue's first mapping); their mean after each
     attention-only layer is compared with the biased one (the covariances agree: J does not involve α).
     """
-    rng = np.random.default_rng(seed)
+    # one stream per path, so that adding or dropping a path does not change another's samples
+    rng_ii, rng_one, rng_iii = (np.random.default_rng(q) for q in np.random.SeedSequence(seed).spawn(3))
     atts = [layer.attention() for layer in model.layers]
     net = [fit(X) for X in clouds.states]
     law0 = net[0]
-    attn, pure, proj, stages, one = [law0], [law0], [law0], [], [law0]
+    attn, pure, proj, stages, one, fused = [law0], [law0], [law0], [], [law0], [law0]
     shift = [0.0]
     plain_law = law0
     for layer, att in zip(model.layers, atts, strict=True):
         attn.append(attention_step(att, attn[-1]))
         pure.append(pure_attention_step(att, pure[-1]))
-        st = projected_layer(layer, att, proj[-1], n, rng)
+        st = projected_layer(layer, att, proj[-1], n, rng_ii)
         stages.append(st)
         proj.append(st["out"])
-        one.append(projected_layer(layer, att, net[layer.index], n, rng)["out"])
+        one.append(projected_layer(layer, att, net[layer.index], n, rng_one)["out"])
+        fused.append(fused_layer(layer, att, fused[-1], n, rng_iii))
         if plain is not None:
             plain_law = attention_step(plain[layer.index], plain_law)
             shift.append(float(np.linalg.norm(plain_law[0] - attn[-1][0])))
-    return Paths(net, attn, pure, proj, one, stages, shift if plain is not None else [], atts)
+    return Paths(net, attn, pure, proj, one, stages, shift if plain is not None else [], atts, fused)
 
 
 def attention_check(model: BertModel, clouds: NetworkClouds, atts: list[Attention] | None = None, tokens: int = 300,
@@ -220,6 +235,18 @@ def head_spectra(model: BertModel, laws: list[Law]) -> dict[str, np.ndarray]:
     return {"rate": rate, "abscissa": absc, "floor": floor, "eig": eig}
 
 
-__all__ = ["Law", "NetworkClouds", "Paths", "attention_check", "attention_step", "ffn_check", "gaussian_ess",
-           "head_spectra", "network_clouds",
-           "projected_layer", "pure_attention_step", "run_paths"]
+__all__ = [
+    "Law",
+    "NetworkClouds",
+    "Paths",
+    "attention_check",
+    "attention_step",
+    "ffn_check",
+    "fused_layer",
+    "gaussian_ess",
+    "head_spectra",
+    "network_clouds",
+    "projected_layer",
+    "pure_attention_step",
+    "run_paths",
+]

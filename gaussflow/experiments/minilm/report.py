@@ -28,25 +28,30 @@ def report(s: dict[str, Any]) -> str:
         "Paths: **network** = Gaussian fit of the real token cloud after layer l; **closure i** = attention "
         "sublayers with residual only, exact on Gaussians; **pure attention** = no residual; **closure ii** = "
         "exact attention + Gaussian projections of LayerNorm and of the GELU feed-forward (these two maps do "
-        "not preserve Gaussians: closure ii is an approximation); **one step** = closure ii for one layer, "
+        "not preserve Gaussians: closure ii is an approximation); **closure iii** = as ii, but the LayerNorm'd "
+        "stream is kept exactly (LN₁, FFN, LN₂ applied to samples of the post-attention Gaussian: an affine image "
+        "of a projected normal) and Gaussian-projected once per layer, where the next attention needs a Gaussian; "
+        "**one step** = closure ii for one layer, "
         "from the network's fit at that layer's input; **identity** = N(α₀, Σ₀) left unchanged (baseline).",
         "",
         "## Effective rank exp H(λ / tr Σ)",
         "",
-        "| layer | network | closure ii | one step | closure i | pure attention |",
-        "|---|---|---|---|---|---|",
+        "| layer | network | closure ii | closure iii | one step | closure i | pure attention |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['layer']} | {_f(r['network']['erank'], '.1f')} | {_f(r['projected']['erank'], '.1f')} | "
+                     f"{_f(r['fused']['erank'], '.1f')} | "
                      f"{_f(r['one_step']['erank'], '.1f')} | {_f(r['attention']['erank'], '.1f')} | "
                      f"{_f(r['pure_attention']['erank'], '.1f')} |")
     lines += ["", "## Distance to the network: W₂ / √(|α_net|² + tr Σ_net) (top-5 eigenvector overlap)", "",
               "Baselines: *identity* keeps N(α₀, Σ₀) (for the propagated paths), *hold* keeps the network's fit of "
               "the layer's input (for the one-step column).", "",
-              "| layer | closure ii | closure i | identity | one step | hold |", "|---|---|---|---|---|---|"]
+              "| layer | closure ii | closure iii | closure i | identity | one step | hold |",
+              "|---|---|---|---|---|---|---|"]
     for r in rows[1:]:
         cell = [f"{_f(r[k]['rel_bw'])} ({_f(r[k]['alignment_top5'], '.2f')})"
-                for k in ("projected", "attention", "identity", "one_step", "hold")]
+                for k in ("projected", "fused", "attention", "identity", "one_step", "hold")]
         lines.append(f"| {r['layer']} | " + " | ".join(cell) + " |")
     lines += ["", "## The network's cloud: trace, anisotropy, normality (Mardia on the top-10 principal axes)", "",
               "| layer | tr Σ | λ_max / tr Σ | ‖α‖²/(‖α‖²+tr Σ) | kurtosis z | skewness n b₁/6 (χ²₂₂₀) |",
@@ -98,10 +103,13 @@ def report(s: dict[str, Any]) -> str:
     c1 = [r["attention"]["erank"] for r in rows]
     pa = [r["pure_attention"]["erank"] for r in rows]
     c2 = [r["projected"]["erank"] for r in rows]
+    c3 = [r["fused"]["erank"] for r in rows]
     lines += ["", "## Rank collapse", "",
               f"Effective rank at layers 0 → {L}: network {_f(net[0], '.1f')} → {_f(net[-1], '.1f')} "
               f"(min {_f(min(net), '.1f')}); closure i {_f(c1[0], '.1f')} → {_f(c1[-1], '.1f')}; pure attention "
-              f"{_f(pa[0], '.1f')} → {_f(pa[-1], '.1f')}; closure ii {_f(c2[0], '.1f')} → {_f(c2[-1], '.1f')}.",
+              f"{_f(pa[0], '.1f')} → {_f(pa[-1], '.1f')}; closure ii {_f(c2[0], '.1f')} → {_f(c2[-1], '.1f')} "
+              f"(min {_f(min(c2), '.1f')}); closure iii {_f(c3[0], '.1f')} → {_f(c3[-1], '.1f')} "
+              f"(min {_f(min(c3), '.1f')}).",
               "", f"Total time {s['elapsed_s']:.1f} s (network {s['timing']['network_s']:.1f} s, closures "
               f"{s['timing']['closures_s']:.1f} s).", ""]
     return "\n".join(lines)
