@@ -23,13 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No options beyond the common --out/--force/--quick/--full."""
 
 
-def _clusters(X: np.ndarray, gap: float = 0.02) -> int:
-    """Angular groups of a cloud near the circle: gaps between sorted angles larger than ``gap``."""
-    ang = np.sort(np.arctan2(X[:, 1], X[:, 0]))
-    gaps = np.diff(np.concatenate([ang, [ang[0] + 2 * math.pi]]))
-    return max(1, int(np.sum(gaps > gap)))
-
-
 def summary(res: dict[str, Any], size: str, seconds: dict[str, float], command: str) -> dict[str, Any]:
     """The numbers of the report (JSON types)."""
     c = res["concentration"]
@@ -41,8 +34,9 @@ def summary(res: dict[str, Any], size: str, seconds: dict[str, float], command: 
             w = r["window"]
             bound = math.sqrt(math.log(b + 1) / b)
             rows.append({"beta": b, **w, "floor_beta_over_log_beta": w["floor"] * b / math.log(b), "bound": bound,
-                         "floor_over_bound": w["floor"] / bound, "nodes": r["nodes"], "nfev": r["nfev"],
-                         "wall_time": r["wall_time"]})
+                         "floor_over_bound": w["floor"] / bound, "w2_end": float(r["w2"][-1]),
+                         "rise_at_end": float(r["w2"][-1] / w["floor"] - 1.0), "nodes": r["nodes"],
+                         "nfev": r["nfev"], "wall_time": r["wall_time"]})
         conc[geom] = rows
     parts = []
     for b, row in res["particles"]["runs"].items():
@@ -50,16 +44,18 @@ def summary(res: dict[str, Any], size: str, seconds: dict[str, float], command: 
             parts.append({"beta": b, "N": N, "mean_field_floor": row["mean_field_floor"], "floor": p["floor"],
                           "max_rel_err": p["max_rel_err"], "wall_time": p["wall_time"]})
     tc = res["terminal_cube"]
-    td = res["terminal_disk"]
-    disk_parts = {}
-    for name, p in td["particles"].items():
-        snaps = p["snapshots"]
-        times = sorted(snaps)
-        disk_parts[name] = {
-            "spectrum": ", ".join(f"{z:.3g}" for z in np.linalg.eigvals(p["V"])),
-            "snapshot_times": times, "clusters": [_clusters(snaps[s]) if s > 0 else 0 for s in times],
-            "dist_end": float(p["dist_to_circle"][-1]), "radius_end": float(p["mean_radius"][-1]),
-            "cov_eigenvalues_end": p["cov_eigenvalues"][-1], "status": p["status"], "wall_time": p["wall_time"]}
+    td = res["terminal_disk"]["ring"]
+    lg = res["terminal_disk"]["long"]
+    long_runs = {}
+    for name, p in lg["runs"].items():
+        long_runs[name] = {
+            "spectrum": ", ".join(f"{complex(z):.3g}".strip("()").replace("+0j", "") for z in p["spectrum"]),
+            "clusters_t": [int(n) for n in p["clusters"]], "clusters_end": int(p["clusters"][-1]),
+            "centres": p["centres"], "masses": p["masses"], "cov_eigenvalues_end": p["cov_eigenvalues"],
+            "top_direction": p["top_direction"], "alignment": p["alignment_with_smallest_eigenvector"],
+            "status": p["status"], "wall_time": p["wall_time"]}
+    small = np.nonzero(td["mean_field_mean_radius"] < 0.01)[0]
+    collapse = float(td["t"][small[0]]) if small.size else None
     g = res["gaussian"]
     trunc = [{"beta": b, **r["window"], "floor_beta_over_log_beta": r["window"]["floor"] * b / math.log(b)}
              for b, r in g["truncated"].items()]
@@ -69,7 +65,14 @@ def summary(res: dict[str, Any], size: str, seconds: dict[str, float], command: 
         "terminal_cube": {"beta": tc["beta"], "cases": {k: v["window"] for k, v in tc["cases"].items()}},
         "terminal_disk": {"beta": td["beta"], "N": td["N"], "ring_t_star": td["ring_t_star"],
                           "ring_r_star": td["ring_r_star"], "mean_field_w2_end": float(td["mean_field_w2"][-1]),
-                          "particles": disk_parts},
+                          "ring_collapse_time": collapse, "ring_collapse_predicted": td["ring_t_star"]
+                          + td["beta"] * td["ring_r_star"] ** 2,
+                          "particles_dist_end": float(td["particles_dist_to_circle"][-1]),
+                          "particles_radius_end": float(td["particles_mean_radius"][-1]),
+                          "particles_clusters_end": int(td["particles_clusters"][-1]),
+                          "t_end": float(td["t"][-1])},
+        "terminal_long": {"beta": lg["beta"], "N": lg["N"], "t_end": float(lg["t"][-1]), "t": lg["t"],
+                          "runs": long_runs},
         "gaussian": {"sigma0": g["sigma0"], "blowup": g["blowup"], "truncated_sigma": g["truncated_sigma"],
                      "truncated": trunc},
     }

@@ -41,15 +41,19 @@ class Size:
     particle_t_max: float
     disk_N: int
     disk_t_max: float
+    long_N: int
+    long_t_max: float
     grid1d: dict[str, Any]
     grid_radial: dict[str, Any]
 
 
 SIZES: dict[str, Size] = {
-    "quick": Size((10.0, 100.0), 30.0, 60, (100,), (10.0, 100.0), 10.0, 150, 20.0,
+    "quick": Size((10.0, 100.0), 30.0, 60, (100,), (10.0, 100.0), 10.0, 150, 20.0, 100, 300.0,
                   {"order": 6, "levels0": 10, "rtol": 1e-8}, {"order": 6, "levels0": 6, "rtol": 1e-8}),
-    "default": Size(BETAS_ALL, 300.0, 240, (100, 1000), (10.0, 100.0, 1000.0), 30.0, 500, 150.0, {}, {}),
-    "full": Size(BETAS_ALL, 1000.0, 400, (100, 1000, 10000), (10.0, 100.0, 1000.0, 1e4), 30.0, 2000, 300.0,
+    "default": Size(BETAS_ALL, 300.0, 240, (100, 1000), (10.0, 100.0, 1000.0), 30.0, 500, 150.0, 300, 3000.0,
+                    {}, {}),
+    "full": Size(BETAS_ALL, 1000.0, 400, (100, 1000, 10000), (10.0, 100.0, 1000.0, 1e4), 30.0, 2000, 300.0, 1000,
+                 3000.0,
                  {"order": 10, "levels0": 20, "rtol": 1e-11}, {"order": 8, "levels0": 12, "rtol": 1e-10}),
 }
 
@@ -124,36 +128,72 @@ def terminal_cube(size: Size, beta: float = 100.0) -> dict[str, Any]:
     return out
 
 
+def _sunflower(N: int) -> np.ndarray:
+    """N quasi-uniform points in the unit disk (Vogel spiral: radius √((k − ½)/N), golden-angle steps)."""
+    k = np.arange(1, N + 1)
+    golden = math.pi * (3 - math.sqrt(5))
+    r = np.sqrt((k - 0.5) / N)
+    return np.stack([r * np.cos(k * golden), r * np.sin(k * golden)], axis=1)
+
+
+def clusters(X: np.ndarray, radius: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Single-linkage groups of a cloud (points closer than ``radius`` chain together): centres (m, d), masses (m,)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if len(X) == 1:
+        return X.copy(), np.ones(1)
+    lab = fcluster(linkage(X, "single"), radius, "distance")
+    ids = np.unique(lab)
+    return np.array([X[lab == i].mean(axis=0) for i in ids]), np.array([np.mean(lab == i) for i in ids])
+
+
+#: value matrices of the long-time disk runs (spectra {1, 1}, {1, 0.5}, {1, 0.1}, 1 ± 0.5i)
+TERMINAL_V: dict[str, np.ndarray] = {
+    "V = I": np.eye(2), "V = diag(1, 0.5)": np.diag([1.0, 0.5]), "V = diag(1, 0.1)": np.diag([1.0, 0.1]),
+    "V = [[1, -0.5], [0.5, 1]]": np.array([[1.0, -0.5], [0.5, 1.0]]),
+}
+
+
 def terminal_disk(size: Size) -> dict[str, Any]:
-    """The disk after the window: the mean-field ring at radius r(t) (V = I), its late law r² ≈ r₀² − t/β
-    (from I₁/I₀(z) ≈ 1 − 1/(2z)), and particles for three V (spectrum {1, 1}, {1, 0.5}, 1 ± 0.5i)."""
-    beta = 30.0 if size.disk_N < 300 else 100.0
+    """The disk after the window.
+
+    * β = 100: the exact (rotation-symmetric) mean-field ring and its late law r² ≈ r*² − (t − t*)/β (from
+      I₁/I₀(z) ≈ 1 − 1/(2z)), beside N particles with V = I (which break the symmetry);
+    * β = 30, long times: particles for the four :data:`TERMINAL_V`; cluster counts, and the direction of
+      the final law against the eigenvector of V's smallest eigenvalue.
+    """
+    beta = 100.0
     t = np.concatenate([[0.0], np.linspace(0.5, size.disk_t_max, 60)])
     mf = mean_field_radial(beta, t, **size.grid_radial)
     r_mean = mf.X @ mf.weights
-    N = size.disk_N
-    k = np.arange(1, N + 1)
-    golden = math.pi * (3 - math.sqrt(5))
-    X0 = np.stack([np.sqrt((k - 0.5) / N) * np.cos(k * golden), np.sqrt((k - 0.5) / N) * np.sin(k * golden)], 1)
-    Vs = {"V = I": np.eye(2), "V = diag(1, 0.5)": np.diag([1.0, 0.5]),
-          "V = [[1, -0.5], [0.5, 1]]": np.array([[1.0, -0.5], [0.5, 1.0]])}
-    snaps = [0.0, 10.0, 0.5 * size.disk_t_max, size.disk_t_max]
-    parts: dict[str, Any] = {}
-    for name, V in Vs.items():
-        att = attention("softmax", residual=True, Q=np.eye(2), K=np.eye(2), V=V, beta=beta)
-        start = time.perf_counter()
-        tr = simulate_particles(att, X0, t, method="adaptive", rtol=1e-7, atol=1e-10, keep="all")
-        rad = np.linalg.norm(tr.X, axis=2)
-        cov_eig = np.linalg.eigvalsh(tr.cov)
-        parts[name] = {
-            "V": V, "dist_to_circle": np.sqrt(np.mean((rad - 1.0) ** 2, axis=1)), "mean_radius": rad.mean(axis=1),
-            "cov_eigenvalues": cov_eig, "snapshots": {s: tr.X[int(np.argmin(np.abs(t - s)))] for s in snaps},
-            "wall_time": time.perf_counter() - start, "status": str(tr.status),
-        }
     i = int(np.argmax(r_mean))  # the ring is formed: from (t_*, r_*) on, r² ≈ r_*² − (t − t_*)/β
     pred = np.where(t >= t[i], np.sqrt(np.maximum(r_mean[i] ** 2 - (t - t[i]) / beta, 0.0)), np.nan)
-    return {"beta": beta, "t": t, "N": N, "mean_field_w2": mf.w2, "mean_field_mean_radius": r_mean,
-            "ring_t_star": float(t[i]), "ring_r_star": float(r_mean[i]), "ring_prediction": pred, "particles": parts}
+    att = attention("softmax", residual=True, Q=np.eye(2), K=np.eye(2), V=np.eye(2), beta=beta)
+    tr = simulate_particles(att, _sunflower(size.disk_N), t, method="adaptive", rtol=1e-7, atol=1e-10, keep="all")
+    rad = np.linalg.norm(tr.X, axis=2)
+    ring = {"beta": beta, "t": t, "N": size.disk_N, "mean_field_w2": mf.w2, "mean_field_mean_radius": r_mean,
+            "ring_t_star": float(t[i]), "ring_r_star": float(r_mean[i]), "ring_prediction": pred,
+            "particles_mean_radius": rad.mean(axis=1), "particles_dist_to_circle": np.sqrt(np.mean((rad - 1) ** 2, 1)),
+            "particles_clusters": [len(clusters(X)[1]) for X in tr.X]}
+    beta_long = 30.0
+    tl = np.concatenate([[0.0], np.logspace(-1, math.log10(size.long_t_max), 30)])
+    X0 = _sunflower(size.long_N)
+    long: dict[str, Any] = {}
+    for name, V in TERMINAL_V.items():
+        att = attention("softmax", residual=True, Q=np.eye(2), K=np.eye(2), V=V, beta=beta_long)
+        start = time.perf_counter()
+        tr = simulate_particles(att, X0, tl, method="adaptive", rtol=1e-7, atol=1e-10, keep="all")
+        centres, masses = clusters(tr.X[-1])
+        lam, U = np.linalg.eig(V)
+        e_min = np.real(U[:, int(np.argmin(np.real(lam)))])
+        cw, cU = np.linalg.eigh(tr.cov[-1])
+        long[name] = {
+            "V": V, "spectrum": lam, "clusters": [len(clusters(X)[1]) for X in tr.X], "final": tr.X[-1],
+            "centres": centres, "masses": masses, "cov_eigenvalues": cw, "top_direction": cU[:, -1],
+            "alignment_with_smallest_eigenvector": float(abs(cU[:, -1] @ e_min) / np.linalg.norm(e_min))
+            if np.all(np.isreal(lam)) and not np.allclose(lam, lam[0]) else None,
+            "wall_time": time.perf_counter() - start, "status": str(tr.status)}
+    return {"ring": ring, "long": {"beta": beta_long, "N": size.long_N, "t": tl, "runs": long}}
 
 
 def particles_vs_mean_field(size: Size) -> dict[str, Any]:
@@ -197,5 +237,5 @@ def gaussian_section(size: Size) -> dict[str, Any]:
     return {"sigma0": sigma0, "blowup": rows, "t": t, "truncated": trunc, "truncated_sigma": 0.5, "R": 1.0}
 
 
-__all__ = ["BETAS_ALL", "SIZES", "Size", "concentration", "fit_power", "gaussian_section", "particles_vs_mean_field",
-           "terminal_cube", "terminal_disk", "time_grid", "window"]
+__all__ = ["BETAS_ALL", "SIZES", "TERMINAL_V", "Size", "clusters", "concentration", "fit_power", "gaussian_section",
+           "particles_vs_mean_field", "terminal_cube", "terminal_disk", "time_grid", "window"]
