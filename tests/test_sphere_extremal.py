@@ -154,3 +154,14 @@ def test_antipodal_pair_is_a_local_max_for_negative_definite_ascent() -> None:
     st = find_stationary(gs.gradient_model(D, sign=1), X0, t_max=1.0)
     assert st.energy == pytest.approx(np.cosh(4.0), rel=1e-12)
     assert st.type == "local max"
+
+
+def test_minimum_in_dimension_four_is_the_uniform_energy() -> None:
+    """S³, D = I: the uniform measure, E = Φ₄(1) = 2 I₁(1) (scipy's Bessel function, independent of the QP)."""
+    import scipy.special
+
+    mn = minimum_energy(np.eye(4), n=250)
+    assert mn.energy == pytest.approx(2 * scipy.special.iv(1, 1.0), abs=1e-7)
+    assert mn.gap > -1e-7
+    with pytest.raises(ValueError, match="at most"):
+        minimum_energy(np.eye(3), n=10_000)

@@ -26,6 +26,9 @@ import scipy.linalg
 from .energy import _check_D
 from .quadrature import sphere_grid
 
+#: largest grid of the dense interior-point QP (an n × n Cholesky per iteration)
+MAX_GRID = 6000
+
 
 @dataclass
 class ExtremalMeasure:
@@ -149,6 +152,8 @@ def minimum_energy(D: Any, beta: float = 1.0, n: int | None = None, n_test: int 
     if ev.min() < -1e-12 * max(1.0, abs(ev).max()):
         raise ValueError(f"`D` must be positive semidefinite for the convex problem; eigenvalues {ev}")
     P = _grid(Da, n, eigenvectors)
+    if len(P) > MAX_GRID:
+        raise ValueError(f"`n` gives a grid of {len(P)} points; the dense QP allows at most {MAX_GRID}")
     K = kernel_matrix(P, P, Da, beta)
     K = 0.5 * (K + K.T)
     w, iters = simplex_qp(K, tol=tol)

@@ -52,7 +52,7 @@ def sphere_grid(d: int, n: int) -> np.ndarray:
         return circle_grid(n)
     if d == 3:
         return fibonacci_grid(n)
-    m = max(2, round((n / 2) ** (1.0 / (d - 2))))
+    m = max(2, round((n / 2) ** (1.0 / (d - 1))))  # 2 m^{d−1} points
     return product_grid(d, m)[0]
 
 
