@@ -124,3 +124,12 @@ def test_fisher_bingham_fit_and_uniform_fixed_point() -> None:
     np.testing.assert_allclose(B2 - np.trace(B2) / 3 * np.eye(3), B - np.trace(B) / 3 * np.eye(3), atol=0.03)
     gd, Bd = fb.moment_rhs(np.zeros(3), np.zeros((3, 3)))
     assert np.abs(gd).max() < 1e-3 and np.abs(Bd - np.trace(Bd) / 3 * np.eye(3)).max() < 1e-3
+
+
+def test_latex_document_is_standalone_and_balanced() -> None:
+    from gaussflow.sphere.proof import latex_document
+
+    doc = latex_document(2)
+    assert doc.count("\\begin{document}") == 1 and doc.count("\\end{document}") == 1
+    assert doc.count("{") == doc.count("}")
+    assert "\\texttt{True}" in doc

@@ -54,6 +54,14 @@ def prove(d: int = 3) -> Proof:
     return Proof(d, vres, moment, bool(holds))
 
 
+def latex_document(d: int = 3) -> str:
+    """:func:`latex_section` wrapped by ``gaussflow.latex.standalone_document`` (compiles alone, or is
+    ``\\input`` by the master derivations document)."""
+    from ..latex import standalone_document
+
+    return standalone_document(latex_section(d))
+
+
 def latex_section(d: int = 3) -> str:
     """A LaTeX section with the statement, the computation and the SymPy verdict."""
     p = prove(d)
@@ -84,4 +92,4 @@ $M = \arg\min_M \mathbb E_\mu|P^\perp_x(Mx) - v(x)|^2$, and evolves $(m,\Sigma)$
 """
 
 
-__all__ = ["Proof", "latex_section", "prove"]
+__all__ = ["Proof", "latex_document", "latex_section", "prove"]
