@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 
+from .._cli import add_layer_arguments, layer_arguments, subcommand
 from .._io import check_writable
 
 #: built-in example for ``gaussflow solve`` without parameters: A + Aᵀ ≻ 0, V = I blows up
@@ -17,26 +17,7 @@ SOLVE_DEFAULTS: dict[str, object] = {
 }
 
 
-def load_params(path: str | None, pairs: Sequence[str]) -> dict[str, object]:
-    """Parameters from a JSON/TOML file, overridden by ``KEY=JSON`` pairs."""
-    import json
-
-    from .._io import load_mapping
-
-    params: dict[str, object] = dict(load_mapping(path, "--params")) if path else {}
-    for pair in pairs:
-        key, sep, val = pair.partition("=")
-        if not sep:
-            raise ValueError(f"`--param` must be KEY=JSON; got {pair!r}")
-        try:
-            params[key.strip()] = json.loads(val)
-        except ValueError:
-            raise ValueError(f"`--param {key}` value is not JSON: {val!r}") from None
-    return params
-
-
 def run(args: argparse.Namespace) -> int:
-    import json
 
     import numpy as np
 
@@ -44,22 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from ..gaussian import Gaussian
     from ..integrate.solve import solve
 
-    params = load_params(args.params, args.param)
-    for flag in ("A", "V"):
-        val = getattr(args, flag)
-        if val is not None:
-            try:
-                params[flag] = json.loads(val)
-            except ValueError:
-                raise ValueError(f"`--{flag}` is not JSON: {val!r}") from None
-    mean = params.pop("mean", None)
-    cov = params.pop("cov", None)
+    params, mean, cov = layer_arguments(args)
     if not params and args.variant in ("softmax", "sinkhorn"):
         params = {k: v for k, v in SOLVE_DEFAULTS.items() if k in ("A", "V")}
-    if args.mean is not None:
-        mean = json.loads(args.mean)
-    if args.cov is not None:
-        cov = json.loads(args.cov)
     opts = {"residual": args.residual, "feedforward": args.feedforward}
     att = attention(args.variant, **opts, **params)
     if mean is None:
@@ -98,22 +66,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    ps = sub.add_parser(
-        "solve", help="integrate the closed moment ODEs; blow-up time, regime, plots",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Solve α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ from N(mean, cov) and classify the covariance regime.",
-        epilog="examples:\n  gaussflow solve softmax --t-end 5 --plot blowup.png\n"
-               "  gaussflow solve l2 --A '[[0.5, 1], [-1, 0.5]]' --V '[[1, 0], [0, 1]]' --t-end 3\n"
-               "  gaussflow solve softmax --params layer.toml --save run.npz\n"
-               "parameter files hold the variant's parameters (Q, K, V, beta or A, V; mean, cov).",
+    ps = subcommand(
+        sub, "solve", help="integrate the closed moment ODEs; blow-up time, regime, plots",
+        description="Solve α̇ = Γ(α), Σ̇ = JΣ + ΣJᵀ from N(mean, cov) and classify the covariance regime. "
+                    "Parameter files hold the variant's parameters (Q, K, V, beta or A, V; mean, cov).",
+        examples=["gaussflow solve softmax --t-end 5 --plot blowup.png",
+                  "gaussflow solve l2 --A '[[0.5, 1], [-1, 0.5]]' --V '[[1, 0], [0, 1]]' --t-end 3",
+                  "gaussflow solve softmax --params layer.toml --save run.npz"],
     )
     ps.add_argument("variant", help="variant name (see `gaussflow variants`)")
-    ps.add_argument("--params", help="JSON or TOML file with parameters (and optionally mean, cov)")
-    ps.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="one parameter")
-    ps.add_argument("--A", help="score matrix A = βKᵀQ as JSON (bilinear variants)")
-    ps.add_argument("--V", help="value matrix as JSON")
-    ps.add_argument("--mean", help="initial mean as JSON")
-    ps.add_argument("--cov", help="initial covariance as JSON")
+    add_layer_arguments(ps)
     ps.add_argument("--residual", action="store_true")
     ps.add_argument("--feedforward", action="store_true")
     ps.add_argument("--t-end", type=float, default=5.0, help="final time (default 5)")
@@ -127,4 +89,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ps.set_defaults(func=run)
 
 
-__all__ = ["SOLVE_DEFAULTS", "add_parser", "load_params", "run"]
+__all__ = ["SOLVE_DEFAULTS", "add_parser", "run"]

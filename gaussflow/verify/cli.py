@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_cov, check_mean
-from .._io import check_writable, load_mapping
+from .._cli import add_layer_arguments, layer_arguments, subcommand
+from .._io import check_writable
 from ..attention import Attention, attention
 from ..gaussian import Gaussian
 from .core import pos_int, verify
@@ -49,40 +50,16 @@ def default_example(variant: str) -> tuple[Attention, Gaussian, np.ndarray]:
     return attn, Gaussian(np.asarray(_LAW0[0]), np.asarray(_LAW0[1])), np.linspace(0.0, T, _STEPS + 1)
 
 
-def _json_arg(name: str, text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"`--{name}` must be JSON (e.g. '[[1, 0], [0, 1]]'); got {text!r}: {exc.msg}") from None
-
-
-def _load_params(path: str) -> dict[str, Any]:
-    return load_mapping(path, "--params")
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     check_writable([Path(p) for p in (args.plot, args.json) if p], args.force)
     attn, law0, t_eval = default_example(args.variant)
-    if args.A is not None and args.params is not None:
-        raise ValueError("give either --A or --params, not both")
-    params: dict[str, Any] | None = None
-    if args.params is not None:
-        params = _load_params(args.params)
-    elif args.A is not None or args.V is not None:
-        params = {k: v for k, v in _EXAMPLES[args.variant][0].items()}
-        if args.A is not None:
-            params["A"] = _json_arg("A", args.A)
-        if args.V is not None:
-            params["V"] = _json_arg("V", args.V)
-    if params is not None:
-        attn = attention(args.variant, **params)
-    if (args.mean is None) != (args.cov is None):
+    params, mean, cov = layer_arguments(args)
+    if params:  # a parameter file stands alone; --A / --V alone override the example's entries
+        attn = attention(args.variant, **(params if args.params else {**_EXAMPLES[args.variant][0], **params}))
+    if (mean is None) != (cov is None):
         raise ValueError("give --mean and --cov together")
-    if args.mean is not None:
-        law0 = Gaussian(check_mean("--mean", _json_arg("mean", args.mean)), check_cov("--cov", _json_arg("cov",
-                                                                                                          args.cov)))
+    if mean is not None:
+        law0 = Gaussian(check_mean("--mean", mean), check_cov("--cov", cov))
     if args.t_end is not None or args.steps is not None:
         t_end = float(t_eval[-1]) if args.t_end is None else float(args.t_end)
         steps = _STEPS if args.steps is None else pos_int("--steps", args.steps)
@@ -109,21 +86,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``gaussflow verify`` on the CLI's subparsers."""
-    p = sub.add_parser(
-        "verify", help="compare the Gaussian closure with the particle system",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = subcommand(
+        sub, "verify", help="compare the Gaussian closure with the particle system",
         description="Run n particles from a Gaussian law and the moment closure from their empirical moments; "
                     "print Bures-Wasserstein / relative errors, Mardia normality tests and a verdict.",
-        epilog="examples:\n  gaussflow verify softmax\n  gaussflow verify softmax --ns 500 2000 8000 --plot v.png\n"
-               "  gaussflow verify sigmoid --n 2000 --json out/sigmoid.json --force\n"
-               "  gaussflow verify softmax --A '[[1,0],[0,0.5]]' --V '[[1,0],[0,1]]' --t-end 0.5 --steps 5",
+        examples=["gaussflow verify softmax", "gaussflow verify softmax --ns 500 2000 8000 --plot v.png",
+                  "gaussflow verify sigmoid --n 2000 --json out/sigmoid.json --force",
+                  "gaussflow verify softmax --A '[[1,0],[0,0.5]]' --V '[[1,0],[0,1]]' --t-end 0.5 --steps 5"],
     )
     p.add_argument("variant", choices=sorted(_EXAMPLES), help="attention variant")
-    p.add_argument("--A", help="score matrix A as JSON (bilinear variants; multihead: (H, d, d))")
-    p.add_argument("--V", help="value matrix V as JSON")
-    p.add_argument("--params", help="JSON or TOML file with the attention parameters (e.g. Q, K, V, beta, b)")
-    p.add_argument("--mean", help="initial mean as JSON (with --cov)")
-    p.add_argument("--cov", help="initial covariance as JSON (with --mean)")
+    add_layer_arguments(p, pairs=False, A_help="score matrix A as JSON (bilinear variants; multihead: (H, d, d))")
     p.add_argument("--t-end", type=float, help="final time (default: the example's)")
     p.add_argument("--steps", type=int, help=f"sampling intervals (default {_STEPS})")
     p.add_argument("--n", type=int, help="particles (default per variant: 4000; sigmoid 2000, sinkhorn 1000)")
