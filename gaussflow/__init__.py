@@ -30,6 +30,20 @@ from .variants import Head, Param, Variant, variants
 from .verify import VerificationReport, bures_wasserstein, mardia, verify
 from .version import __version__
 
+#: subpackages loaded on first use (``gf.sphere.energy(...)``), so ``import gaussflow`` stays light
+_LAZY_SUBPACKAGES: tuple[str, ...] = ("lowtemp", "models", "sphere")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Attention",
     "BatchResult",
@@ -58,9 +72,11 @@ __all__ = [
     "classify",
     "closures",
     "derive",
+    "lowtemp",
     "mardia",
     "masked_closure",
     "masked_reduction_proved",
+    "models",
     "particle_velocity",
     "phase_diagram",
     "propagate",
@@ -71,6 +87,7 @@ __all__ = [
     "solve_batch",
     "solve_masked",
     "spectrum",
+    "sphere",
     "sweep",
     "variants",
     "verify",
