@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .energy import _check_D, uniform_energy
+from .energy import check_D, uniform_energy
 from .extremal import ExtremalMeasure, maximum_energy, minimum_dirac_bound, minimum_energy
 
 
@@ -39,7 +39,7 @@ class Classification:
 
 def spectral_case(D: Any, rtol: float = 1e-12) -> str:
     """"identity" (c·I, c > 0), "positive definite", "singular PSD", "negative definite" or "indefinite"."""
-    lam = np.linalg.eigvalsh(_check_D(D))
+    lam = np.linalg.eigvalsh(check_D(D))
     tol = rtol * max(1.0, float(np.abs(lam).max()))
     if lam.min() > tol:
         return "identity" if lam.max() - lam.min() <= tol else "positive definite"
@@ -52,7 +52,7 @@ def spectral_case(D: Any, rtol: float = 1e-12) -> str:
 
 def classify_extremals(D: Any, beta: float = 1.0, n: int | None = None) -> Classification:
     """Minimizer and maximizer of E for this D, each with how it is certified (module docstring)."""
-    Da = _check_D(D)
+    Da = check_D(D)
     case = spectral_case(Da)
     Eu = uniform_energy(Da, beta)
     mx = maximum_energy(Da, beta)

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from .._checks import as_array, check_shape
-from .model import DEFAULT_BLOCK, _normalized, check_points, check_weights, row_sums, tangent
+from .model import DEFAULT_BLOCK, check_points, check_weights, normalized_kernel, row_sums, tangent
 from .quadrature import product_grid, sphere_mean_of_exp
 
 
-def _check_D(D: Any, d: int | None = None) -> np.ndarray:
+def check_D(D: Any, d: int | None = None) -> np.ndarray:
     Da = as_array("D", D, 2)
     check_shape("D", Da, (Da.shape[0], Da.shape[0]) if d is None else (d, d))
     if not np.allclose(Da, Da.T, rtol=1e-12, atol=1e-14):
@@ -35,7 +35,7 @@ def energy(X: Any, D: Any, beta: float = 1.0, weights: Any = None, block: int = 
     X : (n, d) unit rows; D : (d, d) symmetric; weights : (n,) nonnegative summing to 1.
     """
     Xa = check_points(X)
-    Da = _check_D(D, Xa.shape[1])
+    Da = check_D(D, Xa.shape[1])
     w = check_weights(weights, Xa.shape[0])
     m, S1, _ = row_sums(Xa, float(beta) * Da, w, block=block)
     return float(np.sum(w * np.exp(m) * S1))
@@ -45,11 +45,11 @@ def energy_rate(X: Any, D: Any, beta: float = 1.0, normalization: str = "none", 
                 weights: Any = None, block: int = DEFAULT_BLOCK) -> float:
     """dE/dt along the flow from the closed formula (module docstring)."""
     Xa = check_points(X)
-    Da = _check_D(D, Xa.shape[1])
+    Da = check_D(D, Xa.shape[1])
     w = check_weights(weights, Xa.shape[0])
     if sign not in (1, -1):
         raise ValueError(f"`sign` must be +1 or -1; got {sign!r}")
-    normalized = _normalized(normalization)
+    normalized = normalized_kernel(normalization)
     m, S1, Sx = row_sums(Xa, float(beta) * Da, w, block=block)
     Z = np.exp(m) * S1
     G = (Sx * np.exp(m)[:, None]) @ Da.T
@@ -61,14 +61,14 @@ def energy_rate(X: Any, D: Any, beta: float = 1.0, normalization: str = "none", 
 
 def dirac_energy(D: Any, x: Any, beta: float = 1.0) -> float:
     """E(δ_x) = e^{β xᵀDx} (x a unit vector)."""
-    Da = _check_D(D)
+    Da = check_D(D)
     xa = np.asarray(x, dtype=float)
     return float(np.exp(beta * xa @ Da @ xa))
 
 
 def antipodal_energy(D: Any, v: Any, p: float = 0.5, beta: float = 1.0) -> float:
     """E(p δ_v + q δ_{−v}) = (p² + q²) e^{βλ} + 2pq e^{−βλ}, q = 1 − p, λ = vᵀDv."""
-    Da = _check_D(D)
+    Da = check_D(D)
     va = np.asarray(v, dtype=float)
     lam = float(va @ Da @ va)
     q = 1.0 - p
@@ -79,11 +79,11 @@ def uniform_energy(D: Any, beta: float = 1.0, n: int = 48) -> float:
     """E(σ) for the uniform measure σ on S^{d−1}: E_x[Φ_d(|βDx|)], Φ_d(r) = ∫ e^{r y₁} dσ(y) in closed form
     (Bessel I), the outer mean by the product Gauss rule with ``n`` nodes per angle (d = 3, D = ±I, β = 1:
     sinh 1)."""
-    Da = _check_D(D)
+    Da = check_D(D)
     d = Da.shape[0]
     P, W = product_grid(d, n)
     r = np.linalg.norm(float(beta) * P @ Da.T, axis=1)
     return float(np.sum(W * sphere_mean_of_exp(r, d)))
 
 
-__all__ = ["antipodal_energy", "dirac_energy", "energy", "energy_rate", "uniform_energy"]
+__all__ = ["antipodal_energy", "check_D", "dirac_energy", "energy", "energy_rate", "uniform_energy"]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from .energy import _check_D
+from .energy import check_D
 from .quadrature import sphere_grid
 
 #: largest grid of the dense interior-point QP (an n × n Cholesky per iteration)
@@ -147,7 +147,7 @@ def minimum_energy(D: Any, beta: float = 1.0, n: int | None = None, n_test: int 
     ExtremalMeasure with ``gap`` = min over grid ∪ test set of (k∗μ)(x) − E and ``lower_bound`` E + 2 min(gap, 0);
     ``info["gap_grid"]`` is the gap on the grid (the QP's own optimality).
     """
-    Da = _check_D(D)
+    Da = check_D(D)
     ev = np.linalg.eigvalsh(Da)
     if ev.min() < -1e-12 * max(1.0, abs(ev).max()):
         raise ValueError(f"`D` must be positive semidefinite for the convex problem; eigenvalues {ev}")
@@ -171,7 +171,7 @@ def minimum_energy(D: Any, beta: float = 1.0, n: int | None = None, n_test: int 
 def candidates(D: Any, beta: float = 1.0) -> list[ExtremalMeasure]:
     """The paper's candidate extremal measures: per eigenpair (λ, v) the Dirac δ_v (E = e^{βλ}) and the
     antipodal pair ½(δ_v + δ_{−v}) (E = cosh βλ); ``gap`` = max_x (k∗μ)(x) − E on a test grid."""
-    Da = _check_D(D)
+    Da = check_D(D)
     lam, V = np.linalg.eigh(Da)
     T = np.concatenate([_test_set(Da, 4000), V.T, -V.T])
     out = []
@@ -196,7 +196,7 @@ def maximum_energy(D: Any, beta: float = 1.0, tol: float = 1e-9) -> ExtremalMeas
 def minimum_dirac_bound(D: Any, beta: float = 1.0) -> ExtremalMeasure | None:
     """For λ_min(D) = −‖D‖ (e.g. D ≺ 0 with its largest |λ| negative): x ᵀDy ≥ −‖D‖ on the sphere, so
     E ≥ e^{−β‖D‖}, attained by the Dirac at the eigenvector of λ_min — a certified minimizer. None otherwise."""
-    Da = _check_D(D)
+    Da = check_D(D)
     lam, V = np.linalg.eigh(Da)
     if lam[0] > -abs(lam).max() * (1 - 1e-12):
         return None

@@ -29,7 +29,7 @@ from ..kernels import NORMALIZATIONS
 DEFAULT_BLOCK = 512
 
 
-def _normalized(normalization: str) -> bool:
+def normalized_kernel(normalization: str) -> bool:
     """Whether the registered normalization divides by Z (softmax) or not (φ = exp); ValueError otherwise."""
     if not isinstance(normalization, str) or normalization not in NORMALIZATIONS:
         raise ValueError(f"`normalization` must be one of {sorted(NORMALIZATIONS)}; got {normalization!r}")
@@ -74,7 +74,7 @@ class SphereModel:
         d = A.shape[0]
         check_shape("A", A, (d, d))
         check_shape("V", as_array("V", self.V, 2), (d, d))
-        _normalized(self.normalization)
+        normalized_kernel(self.normalization)
         if self.sign not in (1, -1):
             raise ValueError(f"`sign` must be +1 or -1; got {self.sign!r}")
 
@@ -84,7 +84,7 @@ class SphereModel:
 
     @property
     def normalized(self) -> bool:
-        return _normalized(self.normalization)
+        return normalized_kernel(self.normalization)
 
     @property
     def gradient(self) -> bool:
@@ -221,4 +221,4 @@ def velocity(mdl: SphereModel, X: Any, weights: Any = None, block: int = DEFAULT
 
 
 __all__ = ["DEFAULT_BLOCK", "SphereModel", "check_points", "check_weights", "field", "from_attention",
-           "gradient_model", "model", "row_sums", "tangent", "velocity"]
+           "gradient_model", "model", "normalized_kernel", "row_sums", "tangent", "velocity"]

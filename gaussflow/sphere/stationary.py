@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from .energy import _check_D
+from .energy import check_D
 from .integrate import simulate, speed
 from .model import SphereModel, check_points, check_weights
 
@@ -124,7 +124,7 @@ def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: fl
     """
     if mdl.D is None:
         raise ValueError("`mdl` must be a gradient model (QᵀK = V = D); build it with gradient_model")
-    D = _check_D(mdl.D)
+    D = check_D(mdl.D)
     beta = mdl.beta
     X = check_points(X0, mdl.d, name="X0")
     w = check_weights(weights, X.shape[0])
