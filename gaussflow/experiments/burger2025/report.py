@@ -76,8 +76,9 @@ def report(s: dict[str, Any]) -> str:
               "Their stored full run (results/split_eval/CC.txt) has single clusters for d ∈ [0.79, 1.18] and "
               "mostly antipodal pairs outside. Clusters here are counted by a deterministic distance rule "
               "(members within 0.05 of the first point), not k-means: the authors' tfdy.utils.cc_kmeans raises "
-              "UnboundLocalError when scipy's kmeans returns one centre (idx is only set when there are two or more); "
-              "max_on_sphere_split.py uses its own copy without that line.", ""]
+              "UnboundLocalError when scipy's kmeans returns one centre (checked: cc_kmeans(np.tile([[0., 1.]], "
+              "(50, 1))) → \"cannot access local variable 'idx'\"); max_on_sphere_split.py uses its own copy "
+              "without that line.", ""]
     if "fig3" in s:
         L += ["## Figure 3 — descent on S² against the certified minimum", "",
               "| D | N | t | E(particles) | E_min (QP) | QP gap | lower bound | E(uniform) | norm drift |",
