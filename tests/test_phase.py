@@ -89,3 +89,16 @@ def test_bad_input() -> None:
         phase_diagram("default", [], [0.0])
     with pytest.raises(ValueError, match="t_end"):
         phase_diagram("default", [0.0], [0.0], t_end=-1.0)
+
+
+def test_saved_files_get_the_umask_mode_not_the_temp_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Atomic writes go through a 0600 temp file; the saved file must have the mode open() would give it."""
+    import os
+
+    import gaussflow as gf
+
+    mask = os.umask(0)
+    os.umask(mask)
+    traj = gf.solve(gf.attention("softmax", A=[[-1.0]], V=[[1.0]]), gf.Gaussian([0.0], [[1.0]]), (0.0, 1.0))
+    p = traj.save(tmp_path / "run.npz")
+    assert os.stat(p).st_mode & 0o777 == 0o666 & ~mask

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import check_writable
+from .._io import check_writable, write_atomic
 from ..attention import attention
 from ..diagnostics.spectrum import KINDS
 from ..integrate.batch import BatchResult, solve_batch
@@ -292,16 +291,9 @@ class PhaseDiagram:
             p = p.with_suffix(".npz")
         p.parent.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT, "t_end": self.t_end, "family": self.family, "counts": self.counts()}
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name + ".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, xs=self.xs, ys=self.ys, kind=self.kind.astype(str), rank=self.rank,
-                         status=self.status.astype(str), t_blowup=self.t_blowup, meta=json.dumps(meta))
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        return write_atomic(p, lambda fh: np.savez(
+            fh, xs=self.xs, ys=self.ys, kind=self.kind.astype(str), rank=self.rank, status=self.status.astype(str),
+            t_blowup=self.t_blowup, meta=json.dumps(meta)))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PhaseDiagram:
@@ -411,13 +403,9 @@ def _cmd_phase_diagram(args: argparse.Namespace) -> int:
 
     ax = pd.plot()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".tmp-", suffix=out.suffix)
-    os.close(fd)
     try:
-        ax.figure.savefig(tmp, dpi=300)
-        os.replace(tmp, out)
+        write_atomic(out, lambda fh: ax.figure.savefig(fh, dpi=300, format=out.suffix.lstrip(".") or "png"))
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(ax.figure)
     print(f"wrote {out}")
     print(f"wrote {pd.save(data)}")
