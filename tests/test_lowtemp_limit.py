@@ -70,3 +70,16 @@ def test_limit_map_errors() -> None:
         limit_map(gf.attention("softmax", residual=True, A=[[1.0]], V=[[-1.0]]), X)
     with pytest.raises(ValueError, match="X0"):
         limit_map(gf.attention("softmax", residual=True, A=[[1.0]], V=[[1.0]]), np.zeros((3, 2)))
+
+
+def test_limit_map_moving_targets() -> None:
+    """A cube sample without its vertices: extreme tokens themselves move (their own argmax is another
+    token), so targets are not frozen at once; the limit is a configuration at rest of the β = ∞ flow."""
+    rng = np.random.default_rng(8)
+    X = rng.uniform(-1, 1, (100, 2))
+    att = gf.attention("softmax", residual=True, Q=np.eye(2), K=np.eye(2), V=np.eye(2))
+    with pytest.raises(RuntimeError, match="t_max"):
+        limit_map(att, X, t_max=0.5)
+    P = limit_map(att, X)
+    assert np.abs(gf.particle_velocity(att, P, beta=np.inf)).max() < 1e-12
+    assert 1 < len(np.unique(P.round(9), axis=0)) < 10  # a few clusters at extreme tokens
