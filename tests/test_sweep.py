@@ -77,7 +77,7 @@ def test_resume_after_kill_does_not_recompute(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(sweep_mod.__file__).resolve().parents[1])}
     first = subprocess.run([sys.executable, "-c", script, "kill"], env=env, capture_output=True, text=True)
     assert first.returncode == 3, first.stderr
-    assert len(list(ck.glob("*.pkl"))) == 4  # points 0..3 finished and stored
+    assert len(list(ck.glob("*.npz"))) == 4  # points 0..3 finished and stored
     assert not list(ck.glob("*.tmp-*"))
     calls_first = marker.read_text().split()
     second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
@@ -93,7 +93,7 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: p
     calls = {"n": 0}
 
     def flaky_replace(src, dst):  # the 3rd result write dies between writing the temp file and renaming
-        if str(dst).endswith(".pkl"):
+        if str(dst).endswith(".npz"):
             calls["n"] += 1
             if calls["n"] == 3:
                 raise KeyboardInterrupt
@@ -103,13 +103,14 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch: p
     with pytest.raises(KeyboardInterrupt), ThreadPoolExecutor(1) as ex:
         sweep(work, GRID, executor=ex, checkpoint=ck)
     monkeypatch.setattr(sweep_mod.os, "replace", real_replace)
-    stored = list(ck.glob("*.pkl"))
+    stored = list(ck.glob("*.npz"))
     assert len(stored) == 2
     assert not list(ck.glob("*.tmp-*"))
-    for f in stored:  # every stored file is a complete result
-        import pickle
+    for f in stored:  # every stored file is a complete result (JSON header + arrays, no pickle)
+        import json
 
-        assert set(pickle.loads(f.read_bytes())) == {"a", "x"}
+        with np.load(f, allow_pickle=False) as z:
+            assert set(json.loads(str(z["header"]))["result"]) == {"a", "x"}
     assert _same(sweep(work, GRID, executor=ThreadPoolExecutor(1), checkpoint=ck), _truth(grid_points(GRID)))
 
 
@@ -137,10 +138,11 @@ def test_dask_executor(tmp_path: Path) -> None:
     ck = tmp_path / "ck"
     with distributed.Client(distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False)) as c:
         assert sweep(abs, [-1, 2, -3], executor=c.get_executor(), checkpoint=ck) == [1, 2, 3]
-    assert len(list(ck.glob("*.pkl"))) == 3
-    with ThreadPoolExecutor(1) as ex:  # resumed elsewhere: every point comes from the checkpoint
-        assert sweep(_fail_if_called, [-1, 2, -3], executor=ex, checkpoint=ck) == [1, 2, 3]
+    assert len(list(ck.glob("*.npz"))) == 3
+    # resumed elsewhere: every point comes from the checkpoint (the executor refuses any work)
+    assert sweep(abs, [-1, 2, -3], executor=_NoWork(), checkpoint=ck) == [1, 2, 3]
 
 
-def _fail_if_called(p: int) -> int:
-    raise AssertionError(f"point {p} was recomputed")
+class _NoWork(ThreadPoolExecutor):
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        raise AssertionError(f"point {args} was recomputed")

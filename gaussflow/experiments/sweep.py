@@ -7,18 +7,26 @@
 
 Checkpoint layout (``checkpoint`` is a directory, created if needed)::
 
-    manifest.json        {"format": "gaussflow.experiments.sweep/1", "n": N, "keys": [...]}  (key k = sha256 of point k)
-    <key>.pkl            the result of one point, written as <key>.pkl.tmp-<random> then os.replace'd
+    manifest.json   {"format": "gaussflow.experiments.sweep/2", "function": F, "grid": G, "n": N, "keys": [...]}
+    <key>.npz       the result of one point (key k = sha256 of point k's canonical JSON), written as
+                    <key>.npz.tmp-<random> then os.replace'd
 
-Why one pickle file per point: ``os.replace`` is atomic on POSIX and Windows, so a point's file either
-holds its complete result or does not exist — a sweep killed at any instant loses at most the points
-being computed, never a finished one, and never leaves a half-written result that would be read back
-(stray ``*.tmp-*`` files are ignored and removed on the next run). A single JSON-lines log would need
-fsync discipline and tolerant parsing of a torn last line, and JSON cannot hold numpy arrays exactly;
-pickle stores any picklable result — floats, dicts, numpy arrays (bit-exact), ``BatchResult`` —
-and the per-point key (sha256 of the point's canonical JSON) means a resumed sweep recognises finished
-points even if the grid is re-ordered or extended. Only load checkpoints you wrote yourself (pickle
-executes code on load).
+No pickle anywhere: a point file is an ``.npz`` holding the result as JSON (``result``) plus its NumPy
+arrays, read with ``allow_pickle=False`` — a checkpoint directory someone else wrote can be damaged but
+cannot run code. Results must therefore be numbers, strings, None, lists, tuples, dicts with string
+keys and NumPy arrays (bit-exact; inf/NaN kept); anything else is refused with a ``ValueError`` when
+it is stored. ``F`` is a fingerprint of ``fn`` (module, qualified name, and the JSON/repr of a
+``functools.partial``'s bound arguments) and ``G`` the sha256 of the sorted point keys; every point file
+repeats both. Reusing a directory with a different function or grid raises ``ValueError`` (it would
+otherwise return another sweep's results); re-ordering the same grid is fine. The fingerprint does not
+see a changed function *body* under the same name: use a new directory after editing ``fn``.
+
+Why one file per point: ``os.replace`` is atomic on POSIX and Windows, so a point's file either holds
+its complete result or does not exist — a sweep killed at any instant loses at most the points being
+computed, never a finished one (stray ``*.tmp-*`` files are ignored and removed on the next run).
+A damaged point file or manifest raises :class:`gaussflow._io.FileFormatError` (a ``ValueError``)
+naming the file; delete that file to recompute its point. Directories written by the pickle-based
+format ``/1`` are refused, never loaded.
 
 Parallel backends: any ``concurrent.futures.Executor``. The default is a ``ProcessPoolExecutor`` with
 ``os.cpu_count()`` workers, which pickles ``fn`` and the points: ``fn`` must be importable (a module-level
@@ -36,16 +44,17 @@ import hashlib
 import itertools
 import json
 import os
-import pickle
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from .._io import check_writable, load_mapping, write_atomic
+import numpy as np
+
+from .._io import FileFormatError, check_writable, decode_tree, encode_tree, load_mapping, read_npz, write_atomic
 
 #: identifies the checkpoint layout
-FORMAT = "gaussflow.experiments.sweep/1"
+FORMAT = "gaussflow.experiments.sweep/2"
 
 
 def grid_points(grid: Mapping[str, Iterable[Any]] | Iterable[Any]) -> list[Any]:
@@ -98,9 +107,56 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     write_atomic(path, lambda fh: fh.write(data), tmp_prefix=path.name + ".tmp-", tmp_suffix="")
 
 
-def _load(path: Path) -> Any:
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
+def function_fingerprint(fn: Callable[..., Any]) -> str:
+    """``module:qualname`` of ``fn`` (of its type for callable objects), with the bound arguments of a
+    ``functools.partial`` as canonical JSON (``repr`` when not JSON-serializable)."""
+    import functools
+
+    if isinstance(fn, functools.partial):
+        bound = {"args": list(fn.args), "keywords": dict(sorted(fn.keywords.items()))}
+        try:
+            text = json.dumps(bound, sort_keys=True, default=_json_default)
+        except (TypeError, ValueError):
+            text = repr(bound)
+        return f"partial({function_fingerprint(fn.func)}, {text})"
+    target = fn if hasattr(fn, "__qualname__") else type(fn)
+    return f"{getattr(target, '__module__', None)}:{getattr(target, '__qualname__', type(fn).__name__)}"
+
+
+def grid_fingerprint(keys: list[str]) -> str:
+    """sha256 of the sorted, de-duplicated point keys (independent of the grid's order)."""
+    return hashlib.sha256("\n".join(sorted(set(keys))).encode()).hexdigest()[:32]
+
+
+def _store(path: Path, result: Any, key: str, fingerprint: dict[str, str]) -> None:
+    try:
+        tree, arrays = encode_tree(result, "result")
+    except TypeError as exc:
+        raise ValueError(f"`fn` returned a result that cannot be checkpointed: {exc}") from None
+    header = json.dumps({"format": FORMAT, "key": key, **fingerprint, "result": tree}, allow_nan=False)
+    write_atomic(path, lambda fh: np.savez(fh, header=np.array(header), **arrays),
+                 tmp_prefix=path.name + ".tmp-", tmp_suffix="")
+
+
+def _load(path: Path, key: str, fingerprint: dict[str, str]) -> Any:
+    data = read_npz(path, "sweep checkpoint")
+    raw = data.pop("header", None)
+    if raw is None or raw.ndim != 0 or raw.dtype.kind != "U":
+        raise FileFormatError(path, "is not a sweep point file (no JSON `header`); delete it to recompute the point")
+    try:
+        head = json.loads(str(raw))
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(path, f"has an unreadable JSON header ({exc}); delete it to recompute "
+                                    "the point") from None
+    if not isinstance(head, dict) or head.get("format") != FORMAT or "result" not in head:
+        raise FileFormatError(path, f"is not a {FORMAT} point file; delete it to recompute the point")
+    if head.get("key") != key:
+        raise FileFormatError(path, f"holds the result of point {head.get('key')!r}, not of {key!r} "
+                                    "(renamed or planted)")
+    for name, want in fingerprint.items():
+        if head.get(name) != want:
+            raise FileFormatError(path, f"was written for {name} {head.get(name)!r}, not {want!r}")
+    return decode_tree(head["result"], data, path)
 
 
 def sweep(
@@ -117,8 +173,8 @@ def sweep(
     ----------
     fn : callable
         ``fn(point) -> result``. With a process-based executor (the default) ``fn`` and the points must be
-        picklable (module-level function or ``functools.partial``), and so must the result whenever
-        ``checkpoint`` is given. Results may be any picklable object: numbers, dicts, numpy arrays, ...
+        picklable (module-level function or ``functools.partial``). With ``checkpoint``, results must be
+        storable without pickle: numbers, strings, None, lists, tuples, dicts with string keys, NumPy arrays.
     grid : mapping or iterable
         ``{axis: values}`` for a Cartesian product of dict points, or an iterable of points (see
         :func:`grid_points`); points must be JSON-serializable.
@@ -141,8 +197,10 @@ def sweep(
     Raises
     ------
     ValueError
-        Malformed ``grid``/``checkpoint`` or non-JSON-serializable points. Exceptions raised by ``fn``
-        propagate (finished points stay in the checkpoint).
+        Malformed ``grid``/``checkpoint``, non-JSON-serializable points, a result that cannot be stored,
+        or a ``checkpoint`` directory written for another function or grid. A damaged checkpoint file
+        raises :class:`gaussflow._io.FileFormatError` (a ``ValueError`` subclass naming the file).
+        Exceptions raised by ``fn`` propagate (finished points stay in the checkpoint).
     """
     if not callable(fn):
         raise ValueError(f"`fn` must be callable; got {type(fn).__name__}")
@@ -155,12 +213,13 @@ def sweep(
     n = len(points)
     results: list[Any] = [None] * n
     done = [False] * n
-    ckpt = None if checkpoint is None else _open_checkpoint(Path(checkpoint), keys)
+    fingerprint = {"function": function_fingerprint(fn), "grid": grid_fingerprint(keys)}
+    ckpt = None if checkpoint is None else _open_checkpoint(Path(checkpoint), keys, fingerprint)
     if ckpt is not None:
         for i, k in enumerate(keys):
-            f = ckpt / f"{k}.pkl"
+            f = ckpt / f"{k}.npz"
             if f.exists():
-                results[i], done[i] = _load(f), True
+                results[i], done[i] = _load(f, k, fingerprint), True
     n_done = sum(done)
     if progress is not None:
         progress(n_done, n)
@@ -183,7 +242,7 @@ def sweep(
             i = futures[fut]
             res = fut.result()
             if ckpt is not None:
-                atomic_write_bytes(ckpt / f"{keys[i]}.pkl", pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL))
+                _store(ckpt / f"{keys[i]}.npz", res, keys[i], fingerprint)
             for j in todo:
                 if keys[j] == keys[i] and not done[j]:
                     results[j], done[j] = res, True
@@ -198,27 +257,42 @@ def sweep(
     return results
 
 
-def _open_checkpoint(path: Path, keys: list[str]) -> Path:
+def _open_checkpoint(path: Path, keys: list[str], fingerprint: dict[str, str]) -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"`checkpoint` must be a directory; {path} is a file")
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"`checkpoint` directory {path} cannot be created: {exc}") from None
+    if any(path.glob("*.pkl")):
+        raise ValueError(f"`checkpoint` {path} holds pickle files of the old sweep format (/1); they are never "
+                         "loaded (pickle runs code) — use a new directory")
     for tmp in path.glob("*.tmp-*"):  # debris of a run killed mid-write: never a valid result
         tmp.unlink(missing_ok=True)
     manifest = path / "manifest.json"
     if manifest.exists():
         try:
-            meta = json.loads(manifest.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"`checkpoint` {path} has an unreadable manifest.json: {exc}") from None
+            meta = json.loads(manifest.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FileFormatError(manifest, f"unreadable sweep manifest: {exc}") from None
+        if not isinstance(meta, dict):
+            raise FileFormatError(manifest, f"a sweep manifest must be a JSON object; got {type(meta).__name__}")
         if meta.get("format") != FORMAT:
-            raise ValueError(f"`checkpoint` {path} was not written by gaussflow.experiments.sweep "
-                             f"(format {meta.get('format')!r})")
-        keys = list(dict.fromkeys([*meta.get("keys", []), *keys]))
-    atomic_write_bytes(manifest, json.dumps({"format": FORMAT, "n": len(keys), "keys": keys}).encode())
+            raise ValueError(f"`checkpoint` {path} was not written by this gaussflow.experiments.sweep "
+                             f"(format {meta.get('format')!r}, expected {FORMAT!r}); use a new directory")
+        for name, want in fingerprint.items():
+            if meta.get(name) != want:
+                raise ValueError(f"`checkpoint` {path} belongs to a sweep with a different {name} "
+                                 f"({meta.get(name)!r}, this sweep: {want!r}); its results are not reused — "
+                                 "use a new directory or delete the old one")
+        return path
+    body = {"format": FORMAT, **fingerprint, "n": len(set(keys)), "keys": sorted(set(keys))}
+    atomic_write_bytes(manifest, json.dumps(body).encode())
     return path
 
 
-__all__ = ["FORMAT", "atomic_write_bytes", "grid_points", "point_key", "sweep"]
+__all__ = ["FORMAT", "atomic_write_bytes", "function_fingerprint", "grid_fingerprint", "grid_points", "point_key",
+           "sweep"]
 
 
 # --------------------------------------------------------------------------- CLI: sweeps of solve()
