@@ -55,7 +55,7 @@ def exact_member(attn: Any, Sigma0: np.ndarray, horizon: float, keep_path: bool 
     return out
 
 
-def _exact_chunk(variant: str, params: dict[str, Any], Sigma0s: np.ndarray, horizon: float,
+def exact_chunk(variant: str, params: dict[str, Any], Sigma0s: np.ndarray, horizon: float,
                  keep_path: bool, rtol: float, form: str | None = None) -> list[dict[str, Any]]:
     import gaussflow as gf
 
@@ -79,12 +79,20 @@ class Pool:
         """Submit the exact runs of a batch; call the returned function to collect them in order."""
         n = len(Sigma0s)
         if self.ex is None:
-            res = _exact_chunk(variant, params, Sigma0s, horizon, keep_path, rtol, form)
+            res = exact_chunk(variant, params, Sigma0s, horizon, keep_path, rtol, form)
             return lambda: res
         size = max(8, -(-n // (4 * self.workers)))
-        futs = [self.ex.submit(_exact_chunk, variant, params, Sigma0s[i:i + size], horizon, keep_path,
+        futs = [self.ex.submit(exact_chunk, variant, params, Sigma0s[i:i + size], horizon, keep_path,
                                rtol, form) for i in range(0, n, size)]
         return lambda: [r for f in futs for r in f.result()]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Run ``fn(*args)`` in a worker (in-process for workers ≤ 1); call the returned function for its result."""
+        if self.ex is None:
+            res = fn(*args)
+            return lambda: res
+        fut = self.ex.submit(fn, *args)
+        return fut.result
 
     def close(self) -> None:
         if self.ex is not None:

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .euler import SigmaRHS, euler_step
-from .exact import Pool
-from .setup import HIST_THRESHOLD, QUICK_N_MAX, l2_params, softmax_params
+from .exact import exact_chunk
+from .setup import EXACT_RTOL, HIST_THRESHOLD, QUICK_N_MAX, l2_params, softmax_params
 from .summary import growth
 
 # --------------------------------------------------------------------------------------------------------
@@ -227,48 +227,52 @@ def rank_chain(variant: str, plist: Sequence[dict[str, Any]], *, step: float, to
                     S, it = S_new, it + 1
 
 
-def run_ranks(variant: str, vtype: str, samples: int, schemes: set[str], pool: Pool,
-               max_iter_cap: int | None, only: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The three cells d = 3, 4, 5 of one (variant, V) row of the rank histograms."""
+#: rough cost order of the cells (slowest first), so that a pool of workers finishes them soonest
+CELL_COST_ORDER: tuple[str, ...] = (
+    "softmax_random_d5", "l2_random_d5", "l2_random_d4", "softmax_random_d4", "softmax_identity_d5",
+    "softmax_identity_d4", "l2_random_d3", "softmax_random_d3", "l2_identity_d5", "l2_identity_d4",
+    "softmax_identity_d3", "l2_identity_d3",
+)
+
+
+def rank_cell(cell: str, samples: int, schemes: Sequence[str], max_iter_cap: int | None) -> dict[str, Any]:
+    """One cell ``{variant}_{V}_d{d}`` of the rank histograms: the Euler retry loop, then the exact solver
+    from the same Σ₀ (in this process; the driver runs cells in parallel workers)."""
+    variant, vtype, dd = cell.split("_")
+    d = int(dd[1:])
+    j = RANK_DIMS.index(d)
     steps, tol, max_iter, n_max = RANK_STEPS[(variant, vtype)]
     if max_iter_cap is not None:
         max_iter, n_max = min(max_iter, max_iter_cap), min(n_max, QUICK_N_MAX)
     Qs, Vs = rank_draws(variant, vtype, RANK_SAMPLES)
-    cells: dict[str, dict[str, Any]] = {}
-    for j, d in enumerate(RANK_DIMS):
-        if only is not None and f"{variant}_{vtype}_d{d}" not in only:
-            continue
-        step = steps[j]
-        keep_max = (d + 1) // 2
-        plist = [rank_params(variant, Qs[RANK_SAMPLES * j + i], Vs[RANK_SAMPLES * j + i]) for i in range(samples)]
-        out: dict[str, Any] = {"variant": variant, "V": vtype, "d": d, "step": step, "tol": tol,
-                               "max_iter": max_iter, "n_max": n_max, "samples": samples}
-        t0 = time.perf_counter()
-        if "euler" in schemes or "exact" in schemes:
-            ch = rank_chain(variant, plist, step=step, tol=tol, max_iter=max_iter, n_max=n_max)
-        if "euler" in schemes:
-            ranks = [int(np.sum(np.linalg.eigvalsh(F) > HIST_THRESHOLD)) for F in ch.finals]
-            kept = [r for r in ranks if r <= keep_max]
-            fails = Counter(a[2] for a in ch.attempts if a[2] != "converged")
-            out["euler"] = {"histogram": {str(k): v for k, v in sorted(Counter(kept).items())},
-                            "converged": len(ch.finals), "exceptions": sum(r > keep_max for r in ranks),
-                            "attempts": len(ch.attempts), "failed": dict(fails), "ranks": ranks,
-                            "clipped": int(sum(ch.clipped)),
-                            "seconds": time.perf_counter() - t0}
-        if "exact" in schemes:
-            horizon = max_iter * step
-            getters = [pool.map_members(variant, plist[s], ch.sigma0[s][None], horizon, keep_path=False)
-                       for s in range(len(ch.sigma0))]
-            ex = [g()[0] for g in getters]
-            ranks = [int(np.sum(np.linalg.eigvalsh(r["final"]) > HIST_THRESHOLD)) for r in ex]
-            conv = [growth(r["kind"]) == "converges" for r in ex]
-            kept = [r for r, c in zip(ranks, conv, strict=True) if c and r <= keep_max]
-            out["exact"] = {"histogram": {str(k): v for k, v in sorted(Counter(kept).items())},
-                            "converged": int(sum(conv)), "kinds": dict(Counter(r["kind"] for r in ex)),
-                            "exceptions": int(sum(r > keep_max for r, c in zip(ranks, conv, strict=True) if c)),
-                            "ranks": ranks, "horizon": horizon}
-        if "euler" in out and "exact" in out:
-            out["rank_mismatch"] = int(sum(a != b for a, b in zip(out["euler"]["ranks"], out["exact"]["ranks"],
-                                                                   strict=True)))
-        cells[f"{variant}_{vtype}_d{d}"] = out
-    return cells
+    step = steps[j]
+    keep_max = (d + 1) // 2
+    plist = [rank_params(variant, Qs[RANK_SAMPLES * j + i], Vs[RANK_SAMPLES * j + i]) for i in range(samples)]
+    out: dict[str, Any] = {"variant": variant, "V": vtype, "d": d, "step": step, "tol": tol,
+                           "max_iter": max_iter, "n_max": n_max, "samples": samples}
+    t0 = time.perf_counter()
+    ch = rank_chain(variant, plist, step=step, tol=tol, max_iter=max_iter, n_max=n_max)
+    if "euler" in schemes:
+        ranks = [int(np.sum(np.linalg.eigvalsh(F) > HIST_THRESHOLD)) for F in ch.finals]
+        kept = [r for r in ranks if r <= keep_max]
+        fails = Counter(a[2] for a in ch.attempts if a[2] != "converged")
+        out["euler"] = {"histogram": {str(k): v for k, v in sorted(Counter(kept).items())},
+                        "converged": len(ch.finals), "exceptions": sum(r > keep_max for r in ranks),
+                        "attempts": len(ch.attempts), "failed": dict(fails), "ranks": ranks,
+                        "clipped": int(sum(ch.clipped)), "seconds": time.perf_counter() - t0}
+    if "exact" in schemes:
+        t1 = time.perf_counter()
+        horizon = max_iter * step
+        ex = [exact_chunk(variant, plist[s], ch.sigma0[s][None], horizon, False, EXACT_RTOL)[0]
+              for s in range(len(ch.sigma0))]
+        ranks = [int(np.sum(np.linalg.eigvalsh(r["final"]) > HIST_THRESHOLD)) for r in ex]
+        conv = [growth(r["kind"]) == "converges" for r in ex]
+        kept = [r for r, c in zip(ranks, conv, strict=True) if c and r <= keep_max]
+        out["exact"] = {"histogram": {str(k): v for k, v in sorted(Counter(kept).items())},
+                        "converged": int(sum(conv)), "kinds": dict(Counter(r["kind"] for r in ex)),
+                        "exceptions": int(sum(r > keep_max for r, c in zip(ranks, conv, strict=True) if c)),
+                        "ranks": ranks, "horizon": horizon, "seconds": time.perf_counter() - t1}
+    if "euler" in out and "exact" in out:
+        out["rank_mismatch"] = int(sum(a != b for a, b in zip(out["euler"]["ranks"], out["exact"]["ranks"],
+                                                               strict=True)))
+    return out
