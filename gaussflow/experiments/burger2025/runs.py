@@ -19,11 +19,12 @@ from ...sphere.extremal import candidates, minimum_energy
 #: run sizes: quick (tests), default (make run, ≤ 90 s), full (the paper's sizes)
 SIZES: dict[str, dict[str, Any]] = {
     "quick": {"f1_restarts": 6, "f2_ds": 3, "f2_reps": 2, "f2_N": 30, "f2_t": 30.0, "f3_N": 60, "f3_t": 20.0,
-              "f4_ds": 3, "f5_ds": 3, "f5_grid": 200, "f6_reps": (2, 2), "f6_N": 30},
+              "f3_grid": 250, "f4_ds": 3, "f5_ds": 3, "f5_grid": 200, "f6_reps": (2, 2), "f6_N": 30},
     "default": {"f1_restarts": 30, "f2_ds": 8, "f2_reps": 5, "f2_N": 100, "f2_t": 80.0, "f3_N": 200,
-                "f3_t": 100.0, "f4_ds": 9, "f5_ds": 9, "f5_grid": 600, "f6_reps": (6, 10), "f6_N": 100},
+                "f3_t": 100.0, "f3_grid": 600, "f4_ds": 9, "f5_ds": 9, "f5_grid": 600, "f6_reps": (6, 10), "f6_N": 100},
     "full": {"f1_restarts": 30, "f2_ds": 20, "f2_reps": 100, "f2_N": 100, "f2_t": 150.0, "f3_N": 400,
-             "f3_t": 1000.0, "f4_ds": 19, "f5_ds": 9, "f5_grid": 1000, "f6_reps": (6, 100), "f6_N": 100},
+             "f3_t": 1000.0, "f3_grid": 1500, "f4_ds": 19, "f5_ds": 9, "f5_grid": 1000, "f6_reps": (6, 100),
+             "f6_N": 100},
 }
 
 
@@ -123,7 +124,7 @@ def figure3(size: dict[str, Any], seed: int = 42) -> dict[str, Any]:
         X0 = random_points(rng, (size["f3_N"], 3))
         tr = gs.simulate(mdl, X0, size["f3_t"], 0.1, every=max(1, round(size["f3_t"] / 0.1 / 50)))
         E = np.array([gs.energy(x, D) for x in tr.X])
-        mn = minimum_energy(D, n=600)
+        mn = minimum_energy(D, n=size["f3_grid"])
         out[key] = {"D": np.array(diag), "t": tr.t, "energy": E, "final": tr.final, "qp_energy": mn.energy,
                     "qp_gap": mn.gap, "qp_lower_bound": mn.lower_bound, "norm_drift": tr.norm_drift(),
                     "uniform_energy": gs.uniform_energy(D)}
