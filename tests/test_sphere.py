@@ -189,3 +189,16 @@ def test_batched_systems_equal_separate_runs(method: str) -> None:
     for r in range(3):
         np.testing.assert_allclose(Xb[-1, r], gs.simulate(mdl, X0[r], 1.0, 0.05, method=method).final,
                                    rtol=1e-12, atol=1e-13)
+
+
+def test_figure7_energies_equal_the_authors_table() -> None:
+    """Authors' exps/max_on_sphere_id.py (unchanged, `python run_peer.py maxid`) printed, at
+    d = ds[[0, 50, 99]] = (−1, 0.0101, 1) of linspace(−1, 1, 100), D = diag(−1, d):
+    single cluster at e₂ [0.3679, 1.0102, 2.7183], pair on e₁ [1.5431] * 3, pair on e₂ [1.5431, 1.0001, 1.5431]."""
+    ds = np.linspace(-1, 1, 100)[[0, 50, 99]]
+    e1, e2 = np.eye(2)
+    table = [[gs.energy(e2[None], np.diag([-1.0, d])) for d in ds],
+             [gs.energy(np.stack([e1, -e1]), np.diag([-1.0, d])) for d in ds],
+             [gs.energy(np.stack([e2, -e2]), np.diag([-1.0, d])) for d in ds]]
+    np.testing.assert_allclose(table, [[0.3679, 1.0102, 2.7183], [1.5431] * 3, [1.5431, 1.0001, 1.5431]],
+                               atol=6e-5)
