@@ -8,7 +8,8 @@ True
 from . import closures
 from .attention import Attention, attention
 from .diagnostics.oracles import softmax_blowup_time
-from .diagnostics.spectrum import Regime, Spectrum, classify, spectrum
+from .diagnostics.regimes import Regime, classify
+from .diagnostics.spectrum import Spectrum, spectrum
 from .experiments.phase import PhaseDiagram, phase_diagram
 from .experiments.sweep import sweep
 from .gaussian import Gaussian

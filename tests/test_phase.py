@@ -1,4 +1,4 @@
-"""Phase diagrams: the vectorized regime rules against gaussflow.diagnostics.spectrum.classify."""
+"""Phase diagrams: the vectorized regime rules against gaussflow.diagnostics.regimes.classify."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gaussflow as gf
-from gaussflow.diagnostics.spectrum import classify
+from gaussflow.diagnostics.regimes import classify
 from gaussflow.experiments.phase import PhaseDiagram, add_parser, classify_batch, default_family, phase_diagram
 from gaussflow.integrate.batch import solve_batch
 from gaussflow.integrate.solve import solve

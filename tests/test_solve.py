@@ -331,7 +331,7 @@ def test_spectral_hooks_delegate_to_spectrum_module() -> None:
     traj = solve(att, gf.Gaussian(np.zeros(2), np.eye(2)), (0.0, 1.0))
     spec = traj.spectrum()
     assert isinstance(spec, spectrum_mod.Spectrum)
-    assert isinstance(traj.classify(), spectrum_mod.Regime)
+    assert isinstance(traj.classify(), gf.Regime)
 
 
 def test_unnormalized_projection_diverges_where_the_gaussian_integral_does() -> None:

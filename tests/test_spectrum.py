@@ -16,7 +16,8 @@ import scipy.linalg as sla
 from hypothesis import given
 from strategies import Traj
 
-from gaussflow.diagnostics.spectrum import KINDS, Regime, Spectrum, classify, spectrum
+from gaussflow.diagnostics.regimes import KINDS, Regime, classify
+from gaussflow.diagnostics.spectrum import Spectrum, spectrum
 
 RTOL = 1e-10  # exact linear algebra on small matrices
 

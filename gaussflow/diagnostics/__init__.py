@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from .oracles import softmax_blowup_time, softmax_isotropic_cov
-from .spectrum import KINDS, Regime, Spectrum, classify, spectrum
+from .regimes import KINDS, Regime, classify
+from .spectrum import Spectrum, spectrum
 
 __all__ = ["KINDS", "Regime", "Spectrum", "classify", "softmax_blowup_time", "softmax_isotropic_cov", "spectrum"]

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._io import check_writable, write_atomic
 from ..attention import attention
-from ..diagnostics.spectrum import KINDS
+from ..diagnostics.regimes import KINDS
 from ..integrate.batch import BatchResult, solve_batch
 
 Family = Callable[[float, float], tuple[Any, Any, Any]]

@@ -31,7 +31,7 @@ def exact_member(attn: Any, Sigma0: np.ndarray, horizon: float, keep_path: bool 
     by more than 1e3 without a finite-time singularity is reported as "exponential_growth" (its log-rate
     had not settled within the horizon).
     """
-    from ...diagnostics.spectrum import classify
+    from ...diagnostics.regimes import classify
     from ...integrate.solve import solve
 
     d = Sigma0.shape[0]
