@@ -24,7 +24,7 @@ from .results import MomentSeries, params_from_json
 from .status import STATUSES, Status
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .diagnostics.spectrum import Regime
+    from .diagnostics.regimes import Regime
 
 #: identifies the on-disk layout written by :meth:`Trajectory.save`
 FORMAT = "gaussflow.Trajectory/1"
@@ -138,7 +138,7 @@ class Trajectory(MomentSeries):
 
     def classify(self) -> Regime:
         """Asymptotic regime of this trajectory: ``gaussflow.diagnostics.spectrum.classify(self)``."""
-        from .diagnostics.spectrum import classify
+        from .diagnostics.regimes import classify
 
         return classify(self)
 
