@@ -165,3 +165,34 @@ def test_minimum_in_dimension_four_is_the_uniform_energy() -> None:
     assert mn.gap > -1e-7
     with pytest.raises(ValueError, match="at most"):
         minimum_energy(np.eye(3), n=10_000)
+
+
+def test_general_finder_linearization_is_the_scaled_hessian_in_the_gradient_case() -> None:
+    """USA descent with weights 1/n: ẋ_i = −grad_i E/(2β w_i), so the flow's Jacobian at a stationary state has
+    eigenvalues −n/(2β) × those of the Riemannian Hessian (computed independently: finite differences of the
+    velocity vs the analytic Hessian)."""
+    from gaussflow.sphere.stationary import find_stationary_general
+
+    D = np.diag([1.0, 0.5])
+    ang = np.linspace(-np.pi, np.pi, 5)[:-1] + np.pi / 4
+    X0 = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    mdl = gs.gradient_model(D, sign=-1)
+    X, ev, kind = find_stationary_general(mdl, X0)
+    R, _ = riemannian_hessian(X, D, 1.0, np.full(4, 0.25))
+    np.testing.assert_allclose(np.sort(ev.real), np.sort(-4 / 2 * np.linalg.eigvalsh(R)), rtol=1e-6)
+    assert kind == "stable"
+
+
+def test_general_qkv_stationary_state() -> None:
+    """General Q, K, V (SA): Newton drives the velocity to rounding; a stable state stays put under the flow."""
+    from gaussflow.sphere.stationary import find_stationary_general
+
+    rng = np.random.default_rng(3)
+    _, K, V = rng.normal(size=(3, 3, 3))
+    mdl = gs.model(np.eye(3), 0.5 * K, V, normalization="softmax")
+    X, ev, kind = find_stationary_general(mdl, _points(5, 3, 3), t_max=60.0)
+    assert gs.speed(mdl, X, np.full(5, 0.2)) < 1e-10
+    assert kind == "stable" and np.all(ev.real < 0)
+    Y = X + 1e-3 * rng.normal(size=X.shape)
+    Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    assert np.abs(gs.simulate(mdl, Y, 20.0, 0.05).final - X).max() < 1e-5

@@ -141,10 +141,64 @@ def find_stationary(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: fl
                       classify_hessian(eig), k)
 
 
+def field_jacobian(mdl: SphereModel, X: np.ndarray, w: np.ndarray, h: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """(J, c): the velocity in tangent coordinates c_i = B_iᵀ v_i at X and its Jacobian J (central
+    differences through the retraction x ← (x + B ξ)/|x + B ξ|), shape (n(d−1), n(d−1)). Any model (general
+    Q, K, V); at a stationary point J is the linearization of the flow."""
+    from .model import velocity
+
+    n, d = X.shape
+    B = tangent_basis(X)
+
+    def coords(xi: np.ndarray) -> np.ndarray:
+        Y = X + np.einsum("iak,ik->ia", B, xi.reshape(n, d - 1))
+        Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+        return np.einsum("iak,ia->ik", B, velocity(mdl, Y, w)).ravel()
+
+    m = n * (d - 1)
+    J = np.empty((m, m))
+    for k in range(m):
+        e = np.zeros(m)
+        e[k] = h
+        J[:, k] = (coords(e) - coords(-e)) / (2 * h)
+    return J, coords(np.zeros(m))
+
+
+def find_stationary_general(mdl: SphereModel, X0: Any, weights: Any = None, *, t_max: float = 100.0,
+                            dt: float = 0.05, flow_tol: float = 1e-5, tol: float = 1e-11,
+                            max_steps: int = 30) -> tuple[np.ndarray, np.ndarray, str]:
+    """Any model: flow (RKMK4) until max|v| < flow_tol, then Newton on v = 0 with :func:`field_jacobian`;
+    returns (X, eigenvalues of J, "stable" | "unstable" | "saddle" | "degenerate ...") by the real parts."""
+    X = check_points(X0, mdl.d, name="X0")
+    w = check_weights(weights, X.shape[0])
+    n, d = X.shape
+    t = 0.0
+    while t < t_max and speed(mdl, X, w) > flow_tol:
+        X = simulate(mdl, X, min(10.0, t_max - t), min(dt, stable_step(mdl)), weights=w).final
+        t += 10.0
+    for _ in range(max_steps):
+        J, c = field_jacobian(mdl, X, w)
+        if np.max(np.abs(c)) < tol:
+            break
+        xi = np.linalg.lstsq(J, -c, rcond=1e-10)[0].reshape(n, d - 1)
+        Y = X + np.einsum("iak,ik->ia", tangent_basis(X), xi)
+        X = Y / np.linalg.norm(Y, axis=1, keepdims=True)
+    J, _ = field_jacobian(mdl, X, w)
+    ev = np.linalg.eigvals(J)
+    re = ev.real
+    scale = max(np.max(np.abs(ev)), 1e-300)
+    pos, neg = np.sum(re > 1e-6 * scale), np.sum(re < -1e-6 * scale)
+    kind = "stable" if pos == 0 else "unstable" if neg == 0 else "saddle"
+    zero = len(ev) - pos - neg
+    return X, ev, kind + (f" (degenerate: {zero} zero modes)" if zero else "")
+
+
 __all__ = [
     "Stationary",
     "classify_hessian",
+    "field_jacobian",
     "find_stationary",
+    "find_stationary_general",
     "gradient",
     "hessian",
     "newton",
