@@ -103,3 +103,21 @@ def test_hardmax_beta_errors() -> None:
     sig = gf.attention("sigmoid", Q=[[1.0]], K=[[1.0]], V=[[1.0]])
     with pytest.raises(ValueError, match="softmax"):
         gf.particle_velocity(sig, X, beta=np.inf)
+
+
+def test_hardmax_l2_and_multihead() -> None:
+    """Other softmax-normalized variants: L2 (argmax of −‖Qx − Ky‖²) and multi-head (per head)."""
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(30, 2))
+    Q, K = rng.normal(size=(2, 2, 2))
+    l2 = gf.attention("l2", Q=Q, K=K, V=np.eye(2))
+    want = np.empty_like(X)
+    for i, x in enumerate(X):
+        s = -np.sum((x @ Q.T - X @ K.T) ** 2, axis=1)
+        want[i] = X[np.argmax(s)]
+    assert np.abs(gf.particle_velocity(l2, X, beta=np.inf) - want).max() < 1e-13
+    A = rng.normal(size=(2, 2, 2))
+    C = rng.normal(size=(2, 2, 2))
+    mh = gf.attention("multihead", A=A, C=C)
+    want = sum(_brute_hardmax(X, A[h]) @ C[h].T for h in range(2))  # head h: score yᵀA_h x, value C_h
+    assert np.abs(gf.particle_velocity(mh, X, beta=np.inf) - want).max() < 1e-13
