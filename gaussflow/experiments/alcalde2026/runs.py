@@ -106,6 +106,8 @@ def concentration(size: Size) -> dict[str, Any]:
             "floor_times_beta_over_log_beta": (floors * betas / np.log(betas)).tolist(),
             "C_log_beta_over_beta": C,
             "t_reach_slope_in_log_beta": float(np.polyfit(np.log(betas), reach, 1)[0]),
+            # tight = floor/bound bounded below over the range; here it falls by more than a factor 2
+            "bound_tight": bool(floors[-1] / bound[-1] > 0.5 * floors[0] / bound[0]),
         }
         leave = [out[geom][b]["window"]["t_leave"] for b in size.betas]
         known = [(b, tl) for b, tl in zip(size.betas, leave, strict=True) if tl is not None]
