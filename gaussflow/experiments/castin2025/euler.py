@@ -49,6 +49,9 @@ class SigmaRHS:
         if bc.closure.cov_depends_on_mean:
             raise ValueError(f"`variant` {variant!r}: Σ̇ depends on the mean; the authors' scheme evolves Σ only")
         self.variant, self.closure = variant, bc
+        self._members: np.ndarray | None = None
+        self._prep: tuple[Any, ...] = ()
+        self._zeros: np.ndarray | None = None
 
     def __call__(self, Sigma: np.ndarray, members: np.ndarray | None = None) -> np.ndarray:
         """Σ̇ at ``Sigma`` (N, d, d); ``members`` (N,) indexes the per-member parameter sets."""
@@ -57,10 +60,22 @@ class SigmaRHS:
             prep = bc.prepared
         elif members is None:
             raise ValueError("`members` is required when the parameters are per member")
+        elif self._members is not None and members.shape == self._members.shape and np.array_equal(
+                members, self._members):
+            prep = self._prep  # the same members as last step: reuse their prepared parameters
         else:
             prep = bc.take(np.asarray(members))
-        alpha = np.zeros(Sigma.shape[:-1] + (1,))
-        return np.asarray(bc.moments(alpha, Sigma, prep)[1])
+            self._members, self._prep = np.array(members), prep
+        # Σ̇ = JΣ + ΣJᵀ from the generated Jacobian (J does not depend on α here): the α̇ half of the
+        # generated moments is not needed by a Σ-only scheme
+        J = bc.jacobian(self._alpha0(Sigma), Sigma, prep)
+        P = J @ Sigma
+        return P + np.swapaxes(P, -1, -2)
+
+    def _alpha0(self, Sigma: np.ndarray) -> np.ndarray:
+        if self._zeros is None or self._zeros.shape != Sigma.shape[:-1] + (1,):
+            self._zeros = np.zeros(Sigma.shape[:-1] + (1,))
+        return self._zeros
 
 
 def sigma_rhs(variant: str, params: Params | Sequence[Params], Sigma: np.ndarray) -> np.ndarray:
