@@ -18,6 +18,9 @@ line in its ``NORMALIZATIONS`` registry):
 7. ``log_partition(q) -> expr | None`` (optional): log ∫ k(s) dN(α, Σ) of a normalized kernel, the weight
    of a Gaussian component in mixtures of laws (the masked per-position closure); ``None`` when the rule
    does not give it for this score.
+8. ``zero_temperature_kernel`` (optional): the particle kernel of the β → ∞ limit (softmax: hardmax, the
+   barycentre of the argmax tokens), used by ``simulate_particles(..., beta=np.inf)``; ``None`` when the
+   normalization has no such limit.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Normalization:
     particle_kernel: Callable[..., tuple[np.ndarray, np.ndarray]]
     no_causal_form: str = ""
     log_partition: Callable[[Any], Any] | None = None
+    zero_temperature_kernel: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
 
 __all__ = ["Normalization"]

@@ -15,7 +15,5 @@ NORMALIZATION = Normalization(
     phi=None,
     particle_kernel=softmax_kernel,
     log_partition=tilt_log_partition,
+    zero_temperature_kernel=hardmax_kernel,  # β = ∞: the barycentre of the argmax tokens, ties averaged
 )
-
-#: the β = ∞ limit of :data:`NORMALIZATION`'s particle kernel (hardmax, ties averaged)
-ZERO_TEMPERATURE_KERNEL = hardmax_kernel

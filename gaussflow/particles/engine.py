@@ -57,8 +57,6 @@ from ..kernels.field import (
     numeric_heads,
 )
 from ..kernels.sinkhorn import SinkhornResult, sinkhorn_plan
-from ..kernels.softmax import NORMALIZATION as _SOFTMAX
-from ..kernels.softmax import ZERO_TEMPERATURE_KERNEL
 from .result import FORMAT, STATUSES, ParticleTrajectory, ParticleTrajectoryError
 from .stepping import KEEP, METHODS, Progress, Recorder, Run
 
@@ -73,9 +71,9 @@ def _check_beta(beta: Any, attn: Attention) -> float | None:
         raise ValueError(f"`beta` must be None or np.inf; got {beta!r}") from None
     if b != np.inf:
         raise ValueError(f"`beta` must be None or np.inf (a finite β is a parameter of the Attention); got {beta!r}")
-    if NORMALIZATIONS[attn.closure.variant.normalization] is not _SOFTMAX:
+    if NORMALIZATIONS[attn.closure.variant.normalization].zero_temperature_kernel is None:
         raise ValueError(f"`beta=np.inf` (hardmax) is the zero-temperature limit of softmax attention; "
-                         f"{attn.name!r} is normalized by {attn.closure.variant.normalization!r}")
+                         f"{attn.name!r} is normalized by {attn.closure.variant.normalization!r}, which has none")
     return b
 
 
@@ -83,7 +81,7 @@ def make_field(attn: Attention, chunk: int | None, causal: bool, sinkhorn_tol: f
                beta: float | None = None) -> Field:
     v = attn.closure.variant
     norm = NORMALIZATIONS[v.normalization]
-    kernel = ZERO_TEMPERATURE_KERNEL if beta == np.inf else norm.particle_kernel
+    kernel = norm.zero_temperature_kernel if beta == np.inf else norm.particle_kernel
     if causal and norm.no_causal_form:
         raise ValueError(f"`causal=True` is not defined for {v.normalization!r}: {norm.no_causal_form}")
     W_ff = b_ff = None
