@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from ._io import load_mapping
@@ -22,6 +24,19 @@ def subcommand(sub: argparse._SubParsersAction, name: str, *, help: str, descrip
     return sub.add_parser(name, help=help, description=description,
                           formatter_class=argparse.RawDescriptionHelpFormatter,
                           epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+
+def out_dir(flag: str, path: str | os.PathLike[str]) -> Path:
+    """The directory of ``--flag``, created if needed; a ValueError naming the flag when ``path`` is an
+    existing regular file or cannot be created (instead of a FileExistsError traceback)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"`--{flag}` must be a directory; {str(p)!r} is an existing file")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"`--{flag}` directory {str(p)!r} cannot be created: {exc.strerror or exc}") from None
+    return p
 
 
 def json_arg(flag: str, text: str | None) -> Any:
@@ -74,4 +89,4 @@ def layer_arguments(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]
     return params, mean, cov
 
 
-__all__ = ["add_layer_arguments", "json_arg", "layer_arguments", "subcommand"]
+__all__ = ["add_layer_arguments", "json_arg", "layer_arguments", "out_dir", "subcommand"]

@@ -53,6 +53,10 @@ def write_atomic(
     place: readers never see a partial file and an interrupted write leaves nothing behind.
     The temporary name is ``tmp_prefix + random + tmp_suffix`` (default ``.NAME.<random>.tmp``)."""
     target = Path(path)
+    if not target.parent.is_dir():
+        raise ValueError(f"cannot write {str(target)!r}: its directory {str(target.parent)!r} does not exist")
+    if target.is_dir():
+        raise ValueError(f"cannot write {str(target)!r}: it is a directory")
     prefix = f".{target.name}." if tmp_prefix is None else tmp_prefix
     fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=tmp_suffix, dir=target.parent)
     try:

@@ -11,13 +11,26 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ._checks import as_array, check_cov, check_mean, check_positive, check_shape
+from ._checks import as_array, check_cov, check_flag, check_mean, check_positive, check_shape
 from .closures import ClosureKind, kind_of
 from .codegen import CompiledClosure, compile_closure
 from .symbolic.closure import Closure, derive
 from .symbols import x, y
 from .variants import REGISTRY, Param, Variant
 from .variants._base import bilinear_score
+
+
+class NonFiniteResult(ValueError):
+    """A result of :class:`Attention` would be inf/NaN: the state is outside the float64 range of the
+    closure (the message names the argument and the overflowing quantity)."""
+
+
+def _row(v: np.ndarray) -> str:
+    return np.array2string(v, precision=4, threshold=6)
+
+
+#: most heads a registered multi-head variant is derived for (derivation cost grows with H)
+MAX_HEADS = 64
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,7 +83,23 @@ class Attention:
         """
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
-        return self.moment_rhs_unchecked(a, S)
+        from .projection import ProjectionDivergence
+
+        try:
+            with np.errstate(all="ignore"):
+                da, dS = self.moment_rhs_unchecked(a, S)
+        except ProjectionDivergence as exc:
+            raise ProjectionDivergence(f"`Sigma`: {exc.reason}", exc.margin) from None
+        except (np.linalg.LinAlgError, OverflowError, ZeroDivisionError, FloatingPointError) as exc:
+            raise ValueError(f"`Sigma`: the moment right-hand side cannot be evaluated at this state "
+                             f"({type(exc).__name__}: {exc})") from None
+        da, dS = np.asarray(da, dtype=float), np.asarray(dS, dtype=float)
+        if not (np.all(np.isfinite(da)) and np.all(np.isfinite(dS))):
+            raise NonFiniteResult(
+                f"`Sigma`/`alpha`: the moment right-hand side overflows float64 at this state "
+                f"(max |α| = {np.max(np.abs(a)):.3g}, max |Σ| = {np.max(np.abs(S)):.3g}): "
+                f"{int(np.size(da) + np.size(dS) - np.isfinite(da).sum() - np.isfinite(dS).sum())} non-finite entries")
+        return da, dS
 
     def moment_rhs_unchecked(self, alpha: np.ndarray, Sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`moment_rhs` without validation (for integrators that own their state)."""
@@ -117,8 +146,15 @@ class Attention:
         check_shape("x", X2, (None, self.d))
         a = check_mean("alpha", alpha, self.d)
         S = check_cov("Sigma", Sigma, self.d)
-        out = self.compiled.velocity(X2.T, a[:, None], S, *self.prepared)
+        with np.errstate(all="ignore"):
+            out = self.compiled.velocity(X2.T, a[:, None], S, *self.prepared)
         out = np.broadcast_to(np.asarray(out, dtype=float), (self.d, X2.shape[0])).T
+        bad = ~np.all(np.isfinite(out), axis=1)
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise NonFiniteResult(
+                f"`x`: the velocity overflows float64 at {int(bad.sum())} of {X2.shape[0]} point(s) "
+                f"(first: row {i}, x = {_row(X2[i])}); the attention weights exceed the float range there")
         return out[0] if single else np.ascontiguousarray(out)
 
     def __repr__(self) -> str:
@@ -178,6 +214,11 @@ def attention(
     """
     params = dict(params)
     opts: dict[str, Any] = {}
+    residual = check_flag("residual", residual)
+    feedforward = check_flag("feedforward", feedforward)
+    if heads is not None and (isinstance(heads, bool) or not isinstance(heads, int | np.integer)
+                              or not 1 <= heads <= MAX_HEADS):
+        raise ValueError(f"`heads` must be an integer in [1, {MAX_HEADS}]; got {heads!r}")
     if isinstance(variant, Variant):
         if residual or feedforward or heads is not None:
             raise ValueError("`residual`, `feedforward`, `heads` configure registered variants; a Variant "
@@ -199,6 +240,9 @@ def attention(
                 if stack is None:
                     raise ValueError(f"{name!r} needs stacked `Q` (H, k, d) or `A` (H, d, d)")
                 heads = len(stack)
+                if not 1 <= heads <= MAX_HEADS:
+                    raise ValueError(f"`{'Q' if 'Q' in params else 'A'}` stacks {heads} heads; "
+                                     f"between 1 and {MAX_HEADS} are supported")
             opts["heads"] = int(heads)
         elif heads is not None:
             raise ValueError(f"`heads` does not apply to {name!r}; got heads={heads!r}")
@@ -224,7 +268,7 @@ def attention(
             raw = params[key]
         label = key
         if p.group:
-            stacked = np.asarray(raw, dtype=float) if not isinstance(raw, list | tuple) else raw
+            stacked = as_array(key, raw) if not isinstance(raw, list | tuple) else raw
             if np.ndim(stacked) == len(p.shape):  # one value shared by every head (e.g. beta)
                 item = stacked
             else:
@@ -239,11 +283,17 @@ def attention(
             values[p.name] = v
             continue
         arr = as_array(label, raw)
+        if 0 in arr.shape:
+            raise ValueError(f"`{label}` has a zero-size dimension (shape {arr.shape}); every size must be ≥ 1")
         _dims(p, arr, dims, label)
         values[p.name] = arr.reshape(-1, 1) if len(p.shape) == 1 else arr
     d = dims.get("d")
     if d is None:  # pragma: no cover - every variant has a d-shaped parameter
         raise ValueError("could not infer the dimension d from the parameters")
+    empty = sorted(k for k, n in dims.items() if n == 0)
+    if empty:
+        raise ValueError(f"parameter dimension(s) {', '.join(f'{k} = 0' for k in empty)}: every size must be ≥ 1 "
+                         f"(arrays given: {sorted(params)})")
     compiled = compile_closure(closure, dims)  # product order chosen from these shapes
     prepared = compiled.prepare(**values)
     return Attention(closure, values, d, prepared, compiled)
@@ -302,4 +352,4 @@ def _expand_shortcuts(v: Variant, params: dict[str, Any]) -> None:
         params.update(V=C, W=np.broadcast_to(np.eye(C.shape[1]), C.shape))
 
 
-__all__ = ["Attention", "attention"]
+__all__ = ["MAX_HEADS", "Attention", "NonFiniteResult", "attention"]

@@ -44,7 +44,7 @@ import numpy as np
 import sympy as sp
 from scipy.integrate import solve_ivp
 
-from ._checks import check_positive
+from ._checks import as_array, check_positive
 from ._linalg import sqrtm_psd
 from .attention import Attention
 from .cubature import cubature_rule, default_rule
@@ -303,7 +303,9 @@ class MaskedTrajectory:
     cov : ndarray, shape (T, P, d, d)
         Σ_p(t) (mixture covariance with ``refine``).
     status : str
-        ``"ok"`` or ``"failed"``; ``message`` says why.
+        ``"ok"``, or ``"failed"`` (solver failure, non-finite right-hand side, a covariance leaving the
+        PSD cone, or the ``max_nfev`` budget spent; the arrays stop at the last valid sample);
+        ``message`` says why.
     message : str
     nfev : int
     refine : int
@@ -324,7 +326,7 @@ class MaskedTrajectory:
 
 def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval: Any = None, *, refine: int = 1,
                  rule: str = "tensor", degree: int | None = None, weights: Any = None, rtol: float = 1e-8,
-                 atol: float = 1e-10) -> MaskedTrajectory:
+                 atol: float = 1e-10, max_nfev: int = 200_000) -> MaskedTrajectory:
     """Integrate the per-position masked closure (``solve_ivp`` DOP853).
 
     Parameters
@@ -345,6 +347,8 @@ def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval:
     weights : array_like, shape (P, P), optional
         Group weights instead of :func:`group_weights` (only with ``refine=1``); e.g. all ones = no mask.
     rtol, atol : float
+    max_nfev : int
+        Budget of right-hand side evaluations; spent → status ``"failed"`` (bounded run time).
 
     Returns
     -------
@@ -357,11 +361,16 @@ def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval:
         raise ValueError("`laws` must be a non-empty sequence of Gaussian")
     if any(g.d != attn.d for g in laws):
         raise ValueError(f"`laws` must all have d = {attn.d} (the d of `attn`); got {[g.d for g in laws]}")
-    t0, t1 = (float(v) for v in np.asarray(t_span, dtype=float).reshape(2))
-    if not t1 > t0:
-        raise ValueError(f"`t_span` must be increasing; got {t_span!r}")
-    te = np.array([t0, t1]) if t_eval is None else np.asarray(t_eval, dtype=float).reshape(-1)
+    ts = as_array("t_span", t_span, 1)
+    if ts.shape != (2,) or not ts[1] > ts[0]:
+        raise ValueError(f"`t_span` must be (t0, t1) with t0 < t1; got {t_span!r}")
+    t0, t1 = float(ts[0]), float(ts[1])
+    te = np.array([t0, t1]) if t_eval is None else as_array("t_eval", t_eval, 1)
+    if te.size == 0 or np.any(np.diff(te) <= 0) or te[0] < t0 or te[-1] > t1:
+        raise ValueError(f"`t_eval` must be strictly increasing within t_span = ({t0:g}, {t1:g}); got {te}")
     rtol, atol = check_positive("rtol", rtol), check_positive("atol", atol)
+    if isinstance(max_nfev, bool) or not isinstance(max_nfev, int | np.integer) or max_nfev < 1:
+        raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
     P, d, R = len(laws), attn.d, int(refine)
     if weights is not None and R != 1:
         raise ValueError(f"`weights` can only be given with refine=1; got refine={R}")
@@ -369,23 +378,60 @@ def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval:
     a0 = np.repeat(np.stack([g.mean for g in laws]), R, axis=0)
     S0 = np.repeat(np.stack([g.cov for g in laws]), R, axis=0)
     n_a = P * R * d
+    count = {"nfev": 0}
 
-    def f(_t: float, y: np.ndarray) -> np.ndarray:
+    def f(t: float, y: np.ndarray) -> np.ndarray:
+        # guards (issue 9): a NaN time or step, or a spent budget, ends the run instead of spinning
+        if not np.isfinite(t) or count["nfev"] >= max_nfev:
+            raise _Stop(f"stopped at t = {t!r} after {count['nfev']} RHS evaluations (max_nfev = {max_nfev})")
+        count["nfev"] += 1
+        if not np.all(np.isfinite(y)):
+            return np.full_like(y, np.nan)
         a = y[:n_a].reshape(P * R, d)
         S = y[n_a:].reshape(P * R, d, d)
-        ad, Sd = cl(a, 0.5 * (S + np.swapaxes(S, 1, 2)))
-        return np.concatenate([ad.ravel(), Sd.ravel()])
+        with np.errstate(all="ignore"):
+            ad, Sd = cl(a, 0.5 * (S + np.swapaxes(S, 1, 2)))
+        out = np.concatenate([np.ravel(ad), np.ravel(Sd)])
+        return out if np.all(np.isfinite(out)) else np.full_like(y, np.nan)
 
-    sol = solve_ivp(f, (t0, t1), np.concatenate([a0.ravel(), S0.ravel()]), method="DOP853", t_eval=te,
-                    rtol=rtol, atol=atol)
-    T = sol.t.size
-    a = sol.y[:n_a].T.reshape(T, P, R, d)
-    S = sol.y[n_a:].T.reshape(T, P, R, d, d)
+    y0 = np.concatenate([a0.ravel(), S0.ravel()])
+    status, message = "ok", ""
+    if not np.all(np.isfinite(f(t0, y0))):
+        Tt, Y = np.array([t0]), y0[:, None]
+        status, message = "failed", f"the masked closure's right-hand side is not finite at t = {t0:g}"
+    else:
+        try:
+            sol = solve_ivp(f, (t0, t1), y0, method="DOP853", t_eval=te, rtol=rtol, atol=atol)
+            Tt, Y = sol.t, sol.y
+            if not sol.success:
+                status, message = "failed", str(sol.message)
+            else:
+                message = str(sol.message)
+        except _Stop as exc:
+            Tt, Y = np.array([t0]), y0[:, None]
+            status, message = "failed", f"{exc}; the arrays hold the initial state only"
+    T = Tt.size
+    a = Y[:n_a].T.reshape(T, P, R, d)
+    S = Y[n_a:].T.reshape(T, P, R, d, d)
     S = 0.5 * (S + np.swapaxes(S, -1, -2))
     mean = a.mean(axis=2)
     dev = a - mean[:, :, None, :]
     cov = S.mean(axis=2) + np.einsum("tprd,tpre->tpde", dev, dev) / R
-    return MaskedTrajectory(sol.t, mean, cov, "ok" if sol.success else "failed", str(sol.message), int(sol.nfev), R)
+    good = np.all(np.isfinite(mean.reshape(T, -1)), axis=1) & np.all(np.isfinite(cov.reshape(T, -1)), axis=1)
+    lam = np.linalg.eigvalsh(np.where(good[:, None, None, None], cov, 0.0))  # (T, P, d)
+    top = np.maximum(lam[..., -1], 1e-300)
+    good &= np.all(lam[..., 0] >= -1e-6 * top, axis=1)
+    if not np.all(good):
+        n_ok = max(int(np.argmin(good)), 1)  # first invalid sample (the initial one is validated input)
+        status = "failed"
+        message += (f"; a group covariance became non-finite or left the PSD cone (tolerance 1e-6·λ_max) at "
+                    f"t = {Tt[n_ok] if n_ok < T else Tt[-1]:.10g}; the arrays stop before it")
+        Tt, mean, cov = Tt[:n_ok], mean[:n_ok], cov[:n_ok]
+    return MaskedTrajectory(Tt, mean, cov, status, message.lstrip("; "), count["nfev"], R)
+
+
+class _Stop(Exception):
+    """Ends solve_masked's integration from inside the right-hand side."""
 
 
 def masked_latex() -> str:

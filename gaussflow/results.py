@@ -9,16 +9,21 @@ diagnostics of Σ(t), and atomic, pickle-free persistence as one ``.npz`` with J
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from ._io import load_npz, save_npz
+from ._checks import first_non_psd
+from ._io import FileFormatError, load_npz, save_npz
 from .gaussian import Gaussian
 
 if TYPE_CHECKING:  # pragma: no cover
     from .diagnostics.spectrum import Spectrum
+
+
+_S = TypeVar("_S", bound="MomentSeries")
 
 
 class MomentSeries:
@@ -88,8 +93,33 @@ class MomentSeries:
         """Arrays and metadata of a file written by :meth:`save` of this class (never unpickles)."""
         arrays, meta = load_npz(path, {"t", "mean", "cov"}, cls.__name__)
         if meta.get("format") != cls.FORMAT:
-            raise ValueError(f"`path` has format {meta.get('format')!r}; expected {cls.FORMAT!r}")
+            raise FileFormatError(path, f"has format {meta.get('format')!r}; expected {cls.FORMAT!r}")
+        for k, a in arrays.items():
+            if a.dtype.kind not in "fiu":
+                raise FileFormatError(path, f"array `{k}` has dtype {a.dtype}; a saved {cls.__name__} holds "
+                                            "real numbers")
         return arrays, meta
+
+    @classmethod
+    def _load_checked(cls: type[_S], path: str | os.PathLike[str],
+                      build: Callable[[dict[str, np.ndarray], dict[str, Any]], _S]) -> _S:
+        """``build(arrays, metadata)`` on the file's contents; any damage — unreadable file, missing
+        keys, wrong types, invalid values, a covariance outside the PSD tolerance of
+        :data:`gaussflow._checks.PSD_TRAJ_RTOL` — raises :class:`~gaussflow._io.FileFormatError`
+        (a ``ValueError``) naming ``path``."""
+        arrays, meta = cls._read(path)
+        try:
+            obj = build(arrays, meta)
+        except KeyError as exc:
+            raise FileFormatError(path, f"missing metadata entry {exc} of a saved {cls.__name__}") from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise FileFormatError(path, f"not a valid {cls.__name__}: {exc}") from None
+        bad = first_non_psd(obj.cov)
+        if bad is not None:
+            lam = float(np.linalg.eigvalsh(obj.cov[bad])[0])
+            raise FileFormatError(path, f"covariance sample {bad} (t = {obj.t[bad]:.6g}) is not positive "
+                                        f"semi-definite (smallest eigenvalue {lam:.3g})")
+        return obj
 
 
 def params_from_json(params: dict[str, Any]) -> dict[str, Any]:

@@ -160,13 +160,15 @@ class Trajectory(MomentSeries):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Trajectory:
-        """Read a file written by :meth:`save` (no pickle is ever loaded)."""
-        arrays, meta = cls._read(path)
-        return cls(
+        """Read a file written by :meth:`save` (no pickle is ever loaded).
+
+        Raises :class:`gaussflow._io.FileFormatError` (a ``ValueError``) naming ``path`` for a missing,
+        truncated or garbage file, missing arrays or metadata, wrong types, or a non-PSD covariance."""
+        return cls._load_checked(path, lambda arrays, meta: cls(
             t=arrays["t"], mean=arrays["mean"], cov=arrays["cov"], status=meta["status"], message=meta["message"],
             t_blowup=meta["t_blowup"], nfev=meta["nfev"], variant=meta["variant"],
             params=params_from_json(meta["params"]), solver=meta["solver"], versions=meta["versions"],
-        )
+        ))
 
     def __repr__(self) -> str:
         tb = "" if self.t_blowup is None else f", t_blowup={self.t_blowup:.10g}"

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .._cli import out_dir
 from .._io import check_writable
 from ..symbolic.closure import Closure, derive
 from ..variants import variants
@@ -40,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         opts: dict[str, object] = {}
         if args.heads is not None:
+            from ..attention import MAX_HEADS
+
+            if not 1 <= args.heads <= MAX_HEADS:
+                raise ValueError(f"`--heads` must be between 1 and {MAX_HEADS}; got {args.heads} "
+                                 "(the derivation grows with the number of heads)")
             opts["heads"] = args.heads
         if args.residual:
             opts["residual"] = True
@@ -55,12 +61,15 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--pdf needs --out DIR")
         return 0
     out = Path(args.out)
-
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"`--out` must be a directory; {str(out)!r} is an existing file")
+    sections = {"masked": masked_latex()} if args.all else None
     targets = [out / f"{file_stem(c)}.tex" for c in closures]
+    targets += [out / f"{stem}.tex" for stem in sections or {}]
     if args.all:
         targets.append(out / "gaussflow.tex")
     check_writable(targets, args.force)
-    sections = {"masked": masked_latex()} if args.all else None
+    out_dir("out", out)
     written = write_derivations(closures, out, master=args.all, sections=sections)
     for p in written:
         print(f"wrote {p}")

@@ -36,6 +36,14 @@ def run(args: argparse.Namespace) -> int:
         cov = np.eye(att.d) if att.d != 2 else SOLVE_DEFAULTS["cov"]
     outputs = [Path(p) for p in (args.plot, args.save) if p]
     check_writable(outputs, args.force)
+    if args.samples < 0 or args.samples == 1:
+        raise ValueError(f"`--samples` must be 0 (the solver's own steps) or ≥ 2; got {args.samples}")
+    if not np.isfinite(args.t_end) or args.t_end <= 0:
+        raise ValueError(f"`--t-end` must be a positive finite time; got {args.t_end}")
+    for p in outputs:
+        if not p.parent.is_dir():
+            raise ValueError(f"the directory of {str(p)!r} does not exist (`--plot`/`--save` write into an "
+                             "existing directory)")
     t_eval = np.linspace(0.0, args.t_end, args.samples) if args.samples else None
     traj = solve(att, Gaussian(mean, cov), (0.0, args.t_end), t_eval=t_eval, form=args.form, rtol=args.rtol)
     regime = traj.classify() if len(traj.t) >= 3 else None

@@ -88,7 +88,7 @@ def point_key(point: Any) -> str:
     try:
         text = json.dumps(point, sort_keys=True, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"every grid point must be JSON-serializable; got {point!r}: {exc}") from None
+        raise ValueError(f"every `grid` point must be JSON-serializable; got {point!r}: {exc}") from None
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -336,8 +336,11 @@ def _cmd_sweep(args: Any) -> int:
 
     spec = load_mapping(args.spec, "spec")
     points = _spec_points(spec)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from .._cli import out_dir
+
+    if isinstance(args.workers, int) and args.workers < 1:
+        raise ValueError(f"`--workers` must be a positive integer; got {args.workers}")
+    out = out_dir("out", args.out)
     summary = out / "sweep.json"
     check_writable([summary], args.force, hint="pass --force (finished points are reused)")
     with ProcessPoolExecutor(max_workers=args.workers) as ex:

@@ -178,6 +178,12 @@ def solve_batch(
         if te.size == 0 or np.any(np.diff(te) <= 0) or te[0] < t0 or te[-1] > t1:
             raise ValueError(f"`t_eval` must be strictly increasing within t_span = ({t0:g}, {t1:g}); got {te}")
         record = True
+    tr_max = float(np.max(np.trace(S0, axis1=1, axis2=2)))
+    a_max = 0.0 if a0 is None else float(np.max(np.linalg.norm(a0, axis=-1)))
+    if tr_max * R >= CAP or a_max >= CAP / R:
+        raise ValueError(f"`Sigma0`/`mean0` outside the integrator's range: max tr Σ₀ = {tr_max:.3g}, max ‖α₀‖ = "
+                         f"{a_max:.3g}; tr Σ and ‖α‖ are capped at {CAP:.0e} and blow-up is detected at "
+                         f"blowup_threshold = {R:g} × tr Σ₀; rescale the problem")
     shape = Form(rhs, form == "factor", with_mean, d)
     with np.errstate(all="ignore"):
         return integrate(shape, rhs, S0, a0, t0, t1, te, record, rtol_v, atol_v, R, tol, int(max_steps))

@@ -41,7 +41,9 @@ def _trace(S: np.ndarray) -> np.ndarray:
 
 
 def _fro(S: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.sum(S**2, axis=(1, 2)))
+    m = np.max(np.abs(S), axis=(1, 2), initial=0.0)  # scaled: no overflow for |S| ~ 1e160
+    m = np.where(np.isfinite(m) & (m > 0), m, 1.0)
+    return m * np.sqrt(np.sum((S / m[:, None, None]) ** 2, axis=(1, 2)))
 
 
 def integrate(
@@ -70,7 +72,10 @@ def integrate(
     active = np.ones(B, dtype=bool)
     mon = _Monitor(S0, R, tol, t0)
 
-    done0 = mon.stationary(S0, form.sigma_dot(Y, f), everyone, form.alpha(Y), form.alpha(f))
+    bad0 = ~np.all(np.isfinite(f.reshape(B, -1)), axis=1)  # RHS not finite at the start: nothing to integrate
+    status[bad0] = "failed"
+    active &= ~bad0
+    done0 = active & mon.stationary(S0, form.sigma_dot(Y, f), everyone, form.alpha(Y), form.alpha(f))
     status[done0] = "converged"
     active &= ~done0
 

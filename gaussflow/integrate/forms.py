@@ -93,13 +93,25 @@ class Factor:
         return Y[:, : self.d].copy(), np.einsum("mir,mjr->mij", L, L)
 
 
-#: state layouts by name (``form=None`` picks "factor" for singular Σ₀, "full" otherwise)
+#: state layouts by name (``form=None`` picks "factor" for singular or ill-conditioned Σ₀, "full" otherwise)
 FORMS: dict[str, type[Full] | type[Factor]] = {"full": Full, "factor": Factor}
 
+#: ``form=None`` picks the factor form when λ_max(Σ₀)/λ_min(Σ₀) exceeds this: the full form's
+#: integration error (rtol·‖Σ‖) would then be comparable to the smallest eigenvalue and Σ could leave
+#: the PSD cone (issue 9: Σ₀ = diag(1, 1e-14))
+COND_FACTOR = 1e6
 
-def choose_form(form: Any, rank: int, d: int) -> str:
+
+def condition(Sigma: np.ndarray) -> float:
+    """λ_max/λ_min of a symmetric PSD matrix (inf when singular)."""
+    w = np.linalg.eigvalsh(Sigma)
+    with np.errstate(all="ignore"):
+        return float(w[-1] / w[0]) if w[0] > 0 else float("inf")
+
+
+def choose_form(form: Any, rank: int, d: int, cond: float = 1.0) -> str:
     if form is None:
-        return "factor" if rank < d else "full"
+        return "factor" if rank < d or cond > COND_FACTOR else "full"
     if not isinstance(form, str) or form not in FORMS:
         raise ValueError(f"unknown `form` {form!r}; valid: None (automatic), {', '.join(map(repr, FORMS))}")
     return form

@@ -79,6 +79,12 @@ def propagate(
     h = check_positive("step", step)
     R = check_real("blowup_threshold", blowup_threshold, low=1.0)
     first = per_layer[0](0.0)
+    for i, f in enumerate(per_layer[:1] if len({id(f) for f in per_layer}) == 1 else per_layer):
+        a_i = f(i * h)
+        if not a_i.preserves_gaussian or not a_i.kind.factor_form:
+            raise ValueError(f"`attn`: variant {a_i.name!r} does not preserve Gaussians (its {a_i.kind.name} "
+                             "closure has no x-independent Jacobian); propagate needs an exact closure — "
+                             "use gaussflow.integrate.solve for the Gaussian-projection approximation")
     distinct = len({id(f) for f in per_layer}) > 1
     if distinct:
         params: dict[str, Any] = {}
@@ -98,6 +104,8 @@ def propagate(
     with np.errstate(all="ignore"):
         for ell in range(L):
             a = per_layer[ell](ell * h)
+            if not a.preserves_gaussian:
+                raise ValueError(f"`attn`({ell * h:.10g}) is {a.name!r}, which does not preserve Gaussians")
             g, J = drift_and_jacobian(a, alpha, Sigma)
             M = I + h * J
             new_alpha = alpha + h * g

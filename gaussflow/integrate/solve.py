@@ -37,12 +37,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from scipy.integrate import OdeSolver, solve_ivp
 
-from .._checks import check_real
+from .._checks import PSD_TRAJ_RTOL, check_real, first_non_psd
 from ..attention import Attention
 from ..projection import ProjectionDivergence
 from ..trajectory import Trajectory
@@ -57,9 +58,18 @@ from .common import (
     numerical_rank,
     times,
 )
-from .forms import FORMS, Factor, Full, choose_form
+from .forms import FORMS, Factor, Full, choose_form, condition
 
 _TINY = 1e-300
+
+#: consecutive non-finite right-hand sides after which a run is abandoned (scipy's step loop can
+#: otherwise spin forever once the step size itself is NaN; see issue 9)
+_MAX_BAD = 2000
+
+
+class _Abort(Exception):
+    """Raised inside solve_ivp's loop to stop a run that can no longer make progress."""
+
 
 # --------------------------------------------------------------------------- right-hand side
 
@@ -76,14 +86,20 @@ class _System:
         self.error: str | None = None
         self.diverged: str | None = None
         self._last: tuple[float, np.ndarray, np.ndarray] | None = None
+        self.bad = 0  # consecutive non-finite evaluations
 
     def __call__(self, t: float, y: np.ndarray) -> np.ndarray:
+        if not math.isfinite(t):
+            raise _Abort(f"the solver's time became {t} (a non-finite step size)")
+        if self.bad > _MAX_BAD:
+            raise _Abort(f"{_MAX_BAD} consecutive non-finite right-hand sides")
         last = self._last
         if last is not None and np.array_equal(last[1], y) and (
             not self.time_dependent or abs(last[0] - t) <= 4e-16 * max(abs(t), 1.0)
         ):
             return last[2]
         if not np.all(np.isfinite(y)):  # a stage of a step that is going to be rejected anyway
+            self.bad += 1
             return np.full_like(y, np.nan)
         self.nfev += 1
         try:
@@ -99,6 +115,7 @@ class _System:
             # NaN makes the step's error norm NaN, so an explicit RK step is rejected and retried
             # with a smaller step; if that never helps the solver reports failure.
             dy = np.full_like(y, np.nan)
+        self.bad = self.bad + 1 if np.isnan(dy).any() else 0
         self._last = (t, y.copy(), dy)
         return dy
 
@@ -252,7 +269,7 @@ def solve(
     if isinstance(max_nfev, bool) or not isinstance(max_nfev, int | np.integer) or max_nfev < 1:
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
     rank = numerical_rank(Sigma0)
-    form_name = choose_form(form, rank, d)
+    form_name = choose_form(form, rank, d, condition(Sigma0))
     kind = first.kind
     closure_kind = kind.describe(first)
     if not kind.factor_form:
@@ -261,6 +278,11 @@ def solve(
             raise ValueError(f"`form` = 'factor' needs a Gaussian-preserving variant; {first.name!r} does not "
                              f"close (its {kind.name} closure is integrated in the full form)")
         form_name = "full"
+    tr0, na0 = float(np.trace(Sigma0)), float(np.linalg.norm(alpha0))
+    if tr0 * R >= CAP or na0 >= CAP / R:
+        raise ValueError(f"`law0` is outside the integrator's range: tr Σ₀ = {tr0:.3g}, ‖α₀‖ = {na0:.3g}, but "
+                         f"tr Σ and ‖α‖ are capped at {CAP:.0e} and blow-up is detected at blowup_threshold "
+                         f"= {R:g} × tr Σ₀; rescale the problem")
     layout = FORMS[form_name](alpha0, Sigma0)
 
     solver_meta: dict[str, Any] = {
@@ -272,7 +294,28 @@ def solve(
     meta = {"variant": first.name, "params": dict(first.params), "solver": solver_meta}
     system = _System(attn_at, layout, time_dependent)
     with np.errstate(all="ignore"):
-        return _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta)
+        traj = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta)
+    bad = first_non_psd(traj.cov)
+    if bad is None:
+        return traj
+    lam = float(np.linalg.eigvalsh(traj.cov[bad])[0])
+    lost = (f"Σ left the PSD cone at t = {traj.t[bad]:.10g} (λ_min = {lam:.3g}, tolerance "
+            f"{PSD_TRAJ_RTOL:g}·λ_max) in the {form_name} form")
+    if form is None and kind.factor_form and form_name == "full":  # the factor form is PSD by construction
+        layout = Factor(alpha0, Sigma0)
+        solver_meta |= {"form": "factor", "rank": layout.rank}
+        system = _System(attn_at, layout, time_dependent)
+        with np.errstate(all="ignore"):
+            again = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta)
+        return replace(again, message=f"{again.message} [{lost}; rerun in the factor form Σ = LLᵀ]",
+                       nfev=again.nfev + traj.nfev)
+    keep = slice(0, max(bad, 1))
+    advice = "pass form='factor' (PSD by construction)" if kind.factor_form else \
+        f"the {kind.name} closure cannot follow this run"
+    return replace(traj, t=traj.t[keep], mean=traj.mean[keep], cov=traj.cov[keep], status="failed",
+                   t_blowup=None, message=f"{lost}; the arrays stop at the last PSD sample — {advice}")
+
+
 
 
 def _integrate(
@@ -302,6 +345,17 @@ def _integrate(
         return Trajectory(t=T, mean=mean, cov=cov, status=status, message=message, t_blowup=t_blowup,
                           nfev=system.nfev, **meta)
 
+    dy0 = system(t0, y0)
+    if not np.all(np.isfinite(dy0)):
+        ts.append(np.array([t0]))
+        ys.append(y0[None, :])
+        if system.diverged:
+            return finish("blowup", "the Gaussian-projection closure diverges at the initial state: "
+                          + system.diverged, t0)
+        why = f" ({system.error})" if system.error else ""
+        return finish("failed", f"the moment right-hand side is not finite at the initial state t = {t0:.10g}{why}: "
+                                "the state is outside the float64 range of the closure; rescale Σ₀ or the weights")
+
     if tol is not None and mon.stationarity(t0, y0) <= 1.0:
         ts.append(np.array([t0]))
         ys.append(y0[None, :])
@@ -328,8 +382,15 @@ def _integrate(
         events.append(_event(_Budget(system, max_nfev), True, 1.0))
         i_budget = len(events) - 1
         seg_eval = None if te is None else te[te >= t_cur] if t_cur == t0 else te[te > t_cur]
-        sol = solve_ivp(system, (t_cur, t1), y_cur, method=method, t_eval=seg_eval, rtol=rtol, atol=atol,
-                        events=events)
+        try:
+            sol = solve_ivp(system, (t_cur, t1), y_cur, method=method, t_eval=seg_eval, rtol=rtol, atol=atol,
+                            events=events)
+        except _Abort as exc:
+            ts.append(np.array([t_cur]))
+            ys.append(y_cur[None, :])
+            why = f"; last RHS error: {system.error}" if system.error else ""
+            return finish("failed", f"ODE solver {meta['solver']['method']} stopped after t = {t_cur:.10g}: {exc}"
+                                    f"{why}. The arrays end at the last state known to be finite.")
         ts.append(np.asarray(sol.t, dtype=float))
         ys.append(np.asarray(sol.y, dtype=float).T.reshape(-1, y0.size))
 
@@ -408,4 +469,4 @@ def _integrate(
         t_cur, y_cur = t_e, y_e  # exponential-type growth: continue with a raised threshold
 
 
-__all__ = ["solve"]
+__all__ = ["PSD_TRAJ_RTOL", "first_non_psd", "solve"]

@@ -140,13 +140,12 @@ class ParticleTrajectory(MomentSeries):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ParticleTrajectory:
         """Read a file written by :meth:`save` (never unpickles)."""
-        arrays, meta = cls._read(path)
-        return cls(
+        return cls._load_checked(path, lambda arrays, meta: cls(
             t=arrays["t"], mean=arrays["mean"], cov=arrays["cov"], n=meta["n"], X=arrays.get("X"),
             status=meta["status"], message=meta["message"], nfev=meta["nfev"], steps=meta["steps"],
             variant=meta["variant"], params=params_from_json(meta["params"]), solver=meta["solver"],
             versions=meta["versions"],
-        )
+        ))
 
     def __repr__(self) -> str:
         return (f"ParticleTrajectory({self.variant!r}, n={self.n}, d={self.d}, T={len(self)}, "

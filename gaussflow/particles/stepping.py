@@ -109,7 +109,9 @@ def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar:
     if len(t_eval) == 1:
         return run
 
-    def fun(_t: float, y: np.ndarray) -> np.ndarray:
+    def fun(t: float, y: np.ndarray) -> np.ndarray:
+        if not np.isfinite(t):  # NaN step size: scipy's step loop would retry forever (issue 9)
+            raise FloatingPointError(f"the step size became non-finite (t = {t})")
         return fld(y.reshape(shape)).ravel()
 
     kw: dict[str, Any] = {"rtol": opts["rtol"], "atol": opts["atol"]}
@@ -118,7 +120,11 @@ def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar:
     solver = RK45(fun, float(t_eval[0]), X0.ravel().copy(), float(t_eval[-1]), **kw)
     k = 1
     while k < len(t_eval):
-        msg = solver.step()
+        try:
+            msg = solver.step()
+        except FloatingPointError as exc:
+            run.status, run.message = "failed", f"RK45 stopped after t = {solver.t:.6g}: {exc}"
+            return run
         if solver.status == "failed":
             run.status, run.message = "failed", f"RK45 failed at t = {solver.t:.6g}: {msg}"
             return run

@@ -12,6 +12,7 @@ from typing import Literal
 import sympy as sp
 from sympy.matrices.expressions import MatrixExpr
 
+from .._checks import check_flag
 from ..kernels import NORMALIZATIONS as _KERNELS
 from ..symbols import DIMS, d, scalar, x, y
 
@@ -197,7 +198,11 @@ def single_head_params(value_doc: str = "value matrix") -> tuple[Param, ...]:
 
 
 def with_addons(v: Variant, residual: bool = False, feedforward: bool = False) -> Variant:
-    """Add the residual form V(y − x) and/or the affine feed-forward W_ff x + b_ff."""
+    """Add the residual form V(y − x) and/or the affine feed-forward W_ff x + b_ff.
+
+    ``residual`` and ``feedforward`` must be booleans (``'no'`` would be truthy): ``ValueError`` otherwise."""
+    residual = check_flag("residual", residual)
+    feedforward = check_flag("feedforward", feedforward)
     params = v.params
     if feedforward:
         params = params + (

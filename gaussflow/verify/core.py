@@ -26,6 +26,9 @@ def law_arg(law0: Any, d: int) -> Gaussian:
         raise ValueError(f"`law0` must be a Gaussian or a (mean, cov) pair; got {type(law0).__name__}")
     if g.d != d:
         raise ValueError(f"`law0` has d = {g.d} but `attn` has d = {d}")
+    if not float(np.trace(g.cov)) > 0:
+        raise ValueError("`law0.cov` is zero: every particle starts at the mean, so there is no covariance to "
+                         "compare (the relative errors would be 0/0); give a non-zero covariance")
     return g
 
 

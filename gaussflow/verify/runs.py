@@ -55,16 +55,35 @@ class ClosureRun:
     message: str
 
 
+#: budget of closure RHS evaluations in :func:`integrate_rhs` (bounded run time)
+MAX_NFEV = 50_000
+
+
+class _Stop(Exception):
+    """Ends integrate_rhs's solve_ivp loop from inside the right-hand side."""
+
+
 def integrate_rhs(rhs: ClosureRHS, m0: np.ndarray, C0: np.ndarray, t: np.ndarray) -> ClosureRun:
     """Integrate (α, Σ) under ``rhs`` with solve_ivp (DOP853, rtol 1e-8, atol 1e-10·scale)."""
     d = m0.shape[0]
     scale0 = max(float(np.trace(C0)), 1e-300)
+    count = [0]
 
-    def f(_t: float, y: np.ndarray) -> np.ndarray:
+    def f(t_: float, y: np.ndarray) -> np.ndarray:
+        # guards (issue 9): a NaN time (NaN step size) or a spent budget ends the run instead of spinning
+        if not np.isfinite(t_) or count[0] >= MAX_NFEV:
+            raise _Stop(f"closure integration abandoned at t = {t_!r} after {count[0]} RHS evaluations")
+        count[0] += 1
+        if not np.all(np.isfinite(y)):
+            return np.full_like(y, np.nan)
         a, S = y[:d], y[d:].reshape(d, d)
-        a_dot, S_dot = rhs(a, 0.5 * (S + S.T))
+        try:
+            a_dot, S_dot = rhs(a, 0.5 * (S + S.T))
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):  # e.g. a diverging projection
+            return np.full_like(y, np.nan)
         S_dot = np.asarray(S_dot, dtype=float)
-        return np.concatenate([np.asarray(a_dot, dtype=float).ravel(), (0.5 * (S_dot + S_dot.T)).ravel()])
+        out = np.concatenate([np.asarray(a_dot, dtype=float).ravel(), (0.5 * (S_dot + S_dot.T)).ravel()])
+        return out if np.all(np.isfinite(out)) else np.full_like(y, np.nan)
 
     def blowup(_t: float, y: np.ndarray) -> float:
         return 1e8 * scale0 - float(np.trace(y[d:].reshape(d, d)))
@@ -74,12 +93,15 @@ def integrate_rhs(rhs: ClosureRHS, m0: np.ndarray, C0: np.ndarray, t: np.ndarray
     if t.size == 1:
         return ClosureRun(t, m0[None], C0[None], "ok", "single time")
     atol = 1e-10 * max(1.0, scale0, float(np.max(np.abs(m0))))
-    try:
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        if not np.all(np.isfinite(f(float(t[0]), y0))):
+            return ClosureRun(t[:1], m0[None], C0[None], "failed",
+                              "closure RHS is not finite at the initial state (overflow or a diverging projection)")
+        try:
             sol = solve_ivp(f, (float(t[0]), float(t[-1])), y0, method="DOP853", t_eval=t, rtol=1e-8, atol=atol,
                             events=blowup)
-    except (ValueError, FloatingPointError) as exc:
-        return ClosureRun(t[:1], m0[None], C0[None], "failed", f"closure RHS failed: {exc}")
+        except (ValueError, FloatingPointError, _Stop) as exc:
+            return ClosureRun(t[:1], m0[None], C0[None], "failed", f"closure RHS failed: {exc}")
     Y = sol.y.T
     ok = np.all(np.isfinite(Y), axis=1)
     T = int(np.argmin(ok)) if not np.all(ok) else Y.shape[0]
