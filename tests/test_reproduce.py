@@ -424,3 +424,21 @@ def test_cli_parser() -> None:
     assert not a.full and a.out == "figures"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reproduce", "castin2025", "--quick", "--full"])
+
+
+def test_slow_cell_cache_roundtrip_and_staleness(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from gaussflow.experiments.castin2025 import cache
+
+    out = Path(str(tmp_path))
+    assert cache.load(out, cache.SLOW_CELLS, 100, ["euler", "exact"]) == {}  # no file
+    res = {"softmax_random_d5": {"euler": {"histogram": {"1": 25}}}, "l2_identity_d3": {"euler": {}}}
+    cache.save(out, res, 100, ["euler", "exact"])
+    got = cache.load(out, cache.SLOW_CELLS, 100, ["exact", "euler"])
+    assert set(got) == {"softmax_random_d5"} and got["softmax_random_d5"]["euler"] == {"histogram": {"1": 25}}
+    assert got["softmax_random_d5"]["cached"]["file"] == cache.CACHE_NAME
+    assert cache.load(out, cache.SLOW_CELLS, 3, ["euler", "exact"]) == {}  # other settings: stale
+    assert cache.load(out, cache.SLOW_CELLS, 100, ["euler"]) == {}
+    (out / cache.CACHE_NAME).write_text("{not json")
+    assert cache.load(out, cache.SLOW_CELLS, 100, ["euler", "exact"]) == {}

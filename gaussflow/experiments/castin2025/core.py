@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import check_writable
+from . import cache as cell_cache
 from .euler import euler_sigma
 from .exact import Pool
 from .figures import figure_grid, figure_ranks
@@ -121,6 +122,7 @@ def reproduce_castin2025(
     force: bool = False,
     workers: int | None = None,
     rank_cells: Sequence[str] | None = None,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Run the Gaussian experiments of Castin et al. (2025) with the authors' Euler scheme and/or exactly.
 
@@ -143,6 +145,10 @@ def reproduce_castin2025(
         Rank-histogram cells to run (``softmax_identity_d3`` …; default all 12).
     workers : int, optional
         Processes for the exact runs (default 2; 1 runs in-process).
+    full : bool
+        Compute every rank cell. Otherwise the two slowest cells (:data:`.cache.SLOW_CELLS`) are read from
+        ``castin2025_cells.json`` in ``out_dir`` when it holds them with the same settings (a previous full
+        run wrote it; the report says which cells were read); computed slow cells are written there.
 
     Returns
     -------
@@ -187,7 +193,11 @@ def reproduce_castin2025(
         # run; the Euler grids run here meanwhile
         cells = [c for c in CELL_COST_ORDER if rank_cells is None or c in rank_cells] if "ranks" in keys else []
         samples = QUICK_SAMPLES if quick else RANK_SAMPLES
-        cell_jobs = {c: pool.submit(rank_cell, c, samples, sorted(schemes), cap) for c in cells}
+        cached = {} if (full or quick) else cell_cache.load(out, [c for c in cells if c in cell_cache.SLOW_CELLS],
+                                                             samples, sorted(schemes))
+        cell_jobs = {c: (lambda r=cached[c]: r) if c in cached else pool.submit(rank_cell, c, samples, sorted(schemes),
+                                                                                 cap)
+                     for c in cells}
         prepared: dict[str, Any] = {}
         for key in keys:
             if key == "ranks":
@@ -219,7 +229,10 @@ def reproduce_castin2025(
                     if c in cell_jobs:
                         res_r[c] = cell_jobs[c]()
                         work = sum(res_r[c].get(s_, {}).get("seconds", 0.0) for s_ in ("euler", "exact"))
-                        print(f"    {c}: done ({work:.1f} s in a worker)", flush=True)
+                        how = f"read from {cell_cache.CACHE_NAME}" if c in cached else f"{work:.1f} s in a worker"
+                        print(f"    {c}: done ({how})", flush=True)
+                if not quick and any(c in cell_cache.SLOW_CELLS and c not in cached for c in res_r):
+                    files.append(cell_cache.save(out, res_r, samples, sorted(schemes)))
                 if not quick:
                     for cell, r in res_r.items():
                         a = AUTHORS_RANKS.get(cell)
@@ -230,8 +243,12 @@ def reproduce_castin2025(
                                                            for f in ("histogram", "exceptions", "attempts"))
                 figure_ranks(res_r, out / "castin2025_ranks.png")
                 summary["ranks"] = res_r
-                work = sum(r.get(s_, {}).get("seconds", 0.0) for r in res_r.values() for s_ in ("euler", "exact"))
+                work = sum(r.get(s_, {}).get("seconds", 0.0) for c, r in res_r.items() if c not in cached
+                           for s_ in ("euler", "exact"))
                 report += _report_ranks(res_r, work)
+                if cached:
+                    report += [f"Cells {', '.join(sorted(cached))} were read from {cell_cache.CACHE_NAME} (written by "
+                               "`gaussflow reproduce castin2025 --full`, same settings); `--full` recomputes them.", ""]
                 continue
             exp, n, S0, pending = prepared[key]
             results = [(r, eu, get() if get is not None else None)
@@ -328,7 +345,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run :func:`reproduce_castin2025` with the parsed options; print the files written."""
     res = reproduce_castin2025(args.out, scheme=args.scheme, experiments=tuple(args.only or EXPERIMENT_KEYS),
-                               quick=args.quick, force=args.force, rank_cells=args.cells)
+                               quick=args.quick, force=args.force, rank_cells=args.cells, full=args.full)
     for p in res["files"]:
         print(f"wrote {p}")
     print(f"done in {res['elapsed']:.1f} s")
