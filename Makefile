@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check gaussflow tests benchmarks
 
 test: lint
-	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+	OPENBLAS_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/rhs.py

@@ -33,6 +33,7 @@ def describe(c: Closure) -> str:
 def run(args: argparse.Namespace) -> int:
     from ..latex import compile_pdf, file_stem, pdflatex, write_derivations
     from ..masked import masked_latex
+    from ..sphere.proof import latex_document as sphere_latex
 
     if args.all == bool(args.name):
         raise ValueError("give one variant NAME or --all")
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"`--out` must be a directory; {str(out)!r} is an existing file")
-    sections = {"masked": masked_latex()} if args.all else None
+    sections = {"masked": masked_latex(), "sphere": sphere_latex()} if args.all else None
     targets = [out / f"{file_stem(c)}.tex" for c in closures]
     targets += [out / f"{stem}.tex" for stem in sections or {}]
     if args.all:
