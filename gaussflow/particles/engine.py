@@ -58,7 +58,7 @@ from ..kernels.field import (
 )
 from ..kernels.sinkhorn import SinkhornResult, sinkhorn_plan
 from .result import FORMAT, STATUSES, ParticleTrajectory, ParticleTrajectoryError
-from .stepping import KEEP, METHODS, Progress, Recorder, Run
+from .stepping import KEEP, MAX_STEPS, METHODS, Progress, Recorder, Run
 
 
 def _check_beta(beta: Any, attn: Attention) -> float | None:
@@ -264,6 +264,9 @@ def simulate_particles(
     t = _check_t_eval(t_eval)
     if dt is not None:
         dt = check_positive("dt", dt)
+        if t.size > 1 and float(t[-1] - t[0]) / dt > MAX_STEPS:
+            raise ValueError(f"`dt` = {dt:g} would take {float(t[-1] - t[0]) / dt:.3g} steps over t_eval; at most "
+                             f"{MAX_STEPS:.0e} are allowed (bounded run time) — raise `dt`")
     rtol = check_positive("rtol", rtol)
     atol = check_positive("atol", atol)
     sinkhorn_tol = check_positive("sinkhorn_tol", sinkhorn_tol)

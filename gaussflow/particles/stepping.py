@@ -72,6 +72,12 @@ class Run:
     dt: float | None = None
 
 
+#: most time steps one run may take (rk4: checked against t_eval / dt up front; adaptive: a budget)
+MAX_STEPS = 1_000_000
+#: step budget of the adaptive RK45 run (a stiff cloud gives up with status "failed" instead of crawling)
+MAX_ADAPTIVE_STEPS = 20_000
+
+
 def rk4(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: Progress, opts: Mapping[str, Any]
          ) -> Run:
     """Classic RK4; each interval [t_k, t_{k+1}] is split into ⌈Δt/dt⌉ equal steps (lands on t_eval)."""
@@ -129,6 +135,10 @@ def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar:
             run.status, run.message = "failed", f"RK45 failed at t = {solver.t:.6g}: {msg}"
             return run
         run.steps += 1
+        if run.steps >= MAX_ADAPTIVE_STEPS:
+            run.status, run.message = "failed", (f"RK45 gave up at t = {solver.t:.6g} after {MAX_ADAPTIVE_STEPS} "
+                                                 "steps (a stiff cloud: use method='rk4' with a small `dt`)")
+            return run
         if not np.all(np.isfinite(solver.y)):
             run.status, run.message = "blowup", f"particle state became non-finite at t = {solver.t:.6g}"
             return run
@@ -147,4 +157,4 @@ METHODS: dict[str, Callable[..., Run]] = {"rk4": rk4, "adaptive": adaptive}
 KEEP: tuple[str, ...] = ("moments", "all")
 
 
-__all__ = ["KEEP", "METHODS", "Progress", "Recorder", "Run", "adaptive", "rk4"]
+__all__ = ["KEEP", "MAX_STEPS", "METHODS", "Progress", "Recorder", "Run", "adaptive", "rk4"]

@@ -144,6 +144,11 @@ def verify(
         kind = f"projection (Gauss–Hermite degree {degree})"
 
     X0 = g.sample(n, seed)
+    C0 = np.cov(X0.T, bias=True).reshape(attn.d, attn.d)
+    if not float(np.trace(C0)) > 0:
+        raise ValueError(f"`law0.cov` (trace {float(np.trace(g.cov)):.3g}) is below the float resolution at the mean "
+                         f"(|mean| = {float(np.linalg.norm(g.mean)):.3g}): the {n} sampled particles coincide, so "
+                         "there is no covariance to compare")
     pr, cr, T = compare(attn, X0, t, rhs, chunk, method, dt, stats=True)
     bw = np.empty(T)
     em = np.empty(T)

@@ -102,7 +102,9 @@ def integrate_rhs(rhs: ClosureRHS, m0: np.ndarray, C0: np.ndarray, t: np.ndarray
                             events=blowup)
         except (ValueError, FloatingPointError, _Stop) as exc:
             return ClosureRun(t[:1], m0[None], C0[None], "failed", f"closure RHS failed: {exc}")
-    Y = sol.y.T
+    Y = np.asarray(sol.y, dtype=float).T.reshape(-1, y0.size)
+    if Y.shape[0] == 0:  # failed before the first sample time after t[0]
+        return ClosureRun(t[:1], m0[None], C0[None], "failed", f"closure integration failed: {sol.message}")
     ok = np.all(np.isfinite(Y), axis=1)
     T = int(np.argmin(ok)) if not np.all(ok) else Y.shape[0]
     Y = Y[:T]
