@@ -186,3 +186,48 @@ def test_damaged_manifest(tmp_path: Path, text: str) -> None:
     (ck / "manifest.json").write_bytes(text.encode("latin-1"))
     with pytest.raises(FileFormatError, match=r"manifest\.json"):
         sweep(abs, [1], executor=ThreadPoolExecutor(1), checkpoint=ck)
+
+
+# --------------------------------------------------------------------------- damaged result files
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage", "pickle", "no_metadata", "string_X"])
+def test_damaged_particle_trajectory(tmp_path: Path, damage: str) -> None:
+    att = gf.attention("softmax", A=[[0.5]], V=[[1.0]])
+    p = gf.simulate_particles(att, gf.Gaussian([0.0], [[1.0]]), [0.0, 0.1], n=8, seed=0, keep="all").save(
+        tmp_path / "cloud.npz")
+    raw = p.read_bytes()
+    if damage == "empty":
+        p.write_bytes(b"")
+    elif damage == "truncated":
+        p.write_bytes(raw[:-50])
+    elif damage == "garbage":
+        p.write_bytes(os.urandom(len(raw)))
+    elif damage == "pickle":
+        p.write_bytes(pickle.dumps(_Evil()))
+    else:
+        with np.load(p) as z:
+            arrays = {k: z[k] for k in z.files}
+        if damage == "no_metadata":
+            del arrays["metadata"]
+        else:
+            arrays["X"] = arrays["X"].astype(str)
+        np.savez(p.with_suffix(""), **arrays)
+    with pytest.raises(FileFormatError, match=r"cloud\.npz"):
+        gf.ParticleTrajectory.load(p)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_cli_reports_a_damaged_sweep_checkpoint_in_one_line(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"variant": "softmax", "t_end": 0.2, "mean": [0.0], "cov": [[1.0]],
+                                "params": {"V": [[1.0]]}, "grid": {"A": [[[0.5]], [[1.0]]]}}))
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "gaussflow", "sweep", str(spec), "--out", str(out), "--workers", "1"]
+    first = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    victim = next((out / "checkpoint").glob("*.npz"))
+    victim.write_bytes(victim.read_bytes()[:40])
+    again = subprocess.run([*argv, "--force"], env=ENV, capture_output=True, text=True, timeout=120)
+    lines = again.stderr.strip().splitlines()
+    assert again.returncode == 2 and len(lines) == 1 and victim.name in lines[0], again.stderr
