@@ -102,3 +102,25 @@ def test_saved_files_get_the_umask_mode_not_the_temp_files(tmp_path) -> None:  #
     traj = gf.solve(gf.attention("softmax", A=[[-1.0]], V=[[1.0]]), gf.Gaussian([0.0], [[1.0]]), (0.0, 1.0))
     p = traj.save(tmp_path / "run.npz")
     assert os.stat(p).st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_leftover_guards(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9 items in modules outside the guards work: damaged PhaseDiagram files, derive options that are
+    not scalars, an unbounded head count, `reproduce --out` naming a regular file."""
+    import pytest
+
+    import gaussflow as gf
+    from gaussflow._io import FileFormatError
+    from gaussflow.cli import main
+
+    bad = tmp_path / "pd.npz"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(FileFormatError, match="pd.npz"):
+        PhaseDiagram.load(bad)
+    with pytest.raises(ValueError, match="`residual`"):
+        gf.derive("softmax", residual=[])
+    with pytest.raises(ValueError, match="`heads`"):
+        gf.derive("multihead", heads=100_000)
+    f = tmp_path / "afile"
+    f.write_text("x")
+    assert main(["reproduce", "castin2025", "--quick", "--out", str(f)]) == 2

@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from .._cli import out_dir
 from ..experiments import PAPERS
 
 
 def _run(args: argparse.Namespace) -> int:
+    out_dir("out", args.out)  # an existing regular file or an uncreatable path: one clear error
     module = importlib.import_module(PAPERS[args.paper])
     return int(module.main(args))
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import check_writable, write_atomic
+from .._io import FileFormatError, check_writable, read_npz, write_atomic
 from ..attention import attention
 from ..diagnostics.regimes import KINDS
 from ..integrate.batch import BatchResult, solve_batch
@@ -297,12 +297,22 @@ class PhaseDiagram:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PhaseDiagram:
-        with np.load(path, allow_pickle=False) as z:
+        """Read a file written by :meth:`save` (never unpickles); damage raises ``FileFormatError`` (a ValueError)."""
+        z = read_npz(path, "PhaseDiagram")
+        missing = {"xs", "ys", "kind", "rank", "status", "t_blowup", "meta"} - set(z)
+        if missing:
+            raise FileFormatError(path, f"is not a saved PhaseDiagram: missing {sorted(missing)}")
+        try:
             meta = json.loads(str(z["meta"]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"`path` {path} is not a saved PhaseDiagram (format {meta.get('format')!r})")
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+                raise FileFormatError(path, f"is not a saved PhaseDiagram (format {fmt!r})")
             return cls(xs=z["xs"], ys=z["ys"], kind=z["kind"], rank=z["rank"], status=z["status"],
                        t_blowup=z["t_blowup"], t_end=float(meta["t_end"]), family=str(meta["family"]))
+        except FileFormatError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FileFormatError(path, f"has unreadable PhaseDiagram data: {exc}") from None
 
 
 def _family(family: Any) -> tuple[Family, str]:

@@ -273,6 +273,9 @@ def derive(variant: str | Variant, **options: Any) -> Closure:
         return _derive_variant(variant)
     if not isinstance(variant, str):
         raise ValueError(f"`variant` must be a name or a Variant; got {type(variant).__name__}")
+    for k, v in options.items():
+        if not isinstance(v, bool | int | str) or isinstance(v, float):
+            raise ValueError(f"option `{k}` must be a bool, int or str; got {type(v).__name__} {v!r}")
     return _derive_cached(variant, tuple(sorted(options.items())))
 
 

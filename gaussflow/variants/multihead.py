@@ -9,9 +9,13 @@ NAME = "multihead"
 SUMMARY = "multi-head softmax attention Σ_h W_h V_h E_h[y|x]"
 
 
+#: more heads than this are refused (derivation time grows with H; trained models use ≤ 64)
+MAX_HEADS = 64
+
+
 def build(*, heads: int = 2, residual: bool = False, feedforward: bool = False) -> Variant:
-    if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1:
-        raise ValueError(f"`heads` must be a positive integer; got {heads!r}")
+    if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1 or heads > MAX_HEADS:
+        raise ValueError(f"`heads` must be an integer in [1, {MAX_HEADS}]; got {heads!r}")
     params: list[Param] = []
     hs: list[Head] = []
     for h in range(1, heads + 1):
