@@ -266,3 +266,19 @@ def test_log_partition_is_the_gaussian_integral() -> None:
         got = attn.compiled.log_partition(X.T, alpha[:, None], S, *attn.prepared)[0]
         ref = np.log(W @ np.exp(score(X, Y)))
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_masked_is_a_closure_kind_chosen_by_data() -> None:
+    """MaskedPerPosition applies to closures with a log-partition (softmax-normalized, one head), not to
+    multi-head or Sinkhorn closures; its one-group RHS is the unmasked closure; solve_masked uses its groups."""
+    from gaussflow.closures import KINDS, MaskedPerPosition
+
+    assert MaskedPerPosition.applies(gf.derive("softmax")) and MaskedPerPosition.applies(gf.derive("l2")) is False
+    assert not MaskedPerPosition.applies(gf.derive("multihead")) and not MaskedPerPosition.applies(gf.derive("sinkhorn"))
+    assert MaskedPerPosition not in KINDS  # its state is P groups, not one (α, Σ): chosen by solve_masked
+    rng = np.random.default_rng(3)
+    a, S = rng.normal(size=2), _spd(rng, 2)
+    got = MaskedPerPosition().rhs(ATTN)(a, S)
+    ref = ATTN.moment_rhs(a, S)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-10)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-10)

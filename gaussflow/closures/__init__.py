@@ -11,10 +11,12 @@ from typing import Any
 
 from .base import ClosureKind, MomentRHS
 from .exact import ExactAffine
+from .masked import MaskedPerPosition
 from .projection import GaussianProjection
 from .sphere import SphereProjectedNormal
 
-#: closure kinds, tried in order by :func:`kind_of`
+#: closure kinds, tried in order by :func:`kind_of` (kinds whose state is not one (α, Σ), such as
+#: :class:`MaskedPerPosition`'s per-position groups, are chosen explicitly by their integrator)
 KINDS: list[type[ClosureKind]] = [SphereProjectedNormal, ExactAffine, GaussianProjection]
 
 
@@ -33,4 +35,4 @@ def kind_of(closure: Any) -> ClosureKind:
                      f"{[k.__name__ for k in KINDS]}")
 
 
-__all__ = ["KINDS", "ClosureKind", "ExactAffine", "GaussianProjection", "MomentRHS", "kind_of"]
+__all__ = ["KINDS", "ClosureKind", "ExactAffine", "GaussianProjection", "MaskedPerPosition", "MomentRHS", "kind_of"]
