@@ -274,7 +274,8 @@ def test_masked_is_a_closure_kind_chosen_by_data() -> None:
     from gaussflow.closures import KINDS, MaskedPerPosition
 
     assert MaskedPerPosition.applies(gf.derive("softmax")) and MaskedPerPosition.applies(gf.derive("l2")) is False
-    assert not MaskedPerPosition.applies(gf.derive("multihead")) and not MaskedPerPosition.applies(gf.derive("sinkhorn"))
+    assert not MaskedPerPosition.applies(gf.derive("multihead"))
+    assert not MaskedPerPosition.applies(gf.derive("sinkhorn"))
     assert MaskedPerPosition not in KINDS  # its state is P groups, not one (α, Σ): chosen by solve_masked
     rng = np.random.default_rng(3)
     a, S = rng.normal(size=2), _spd(rng, 2)

@@ -115,7 +115,7 @@ def test_leftover_guards(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
     bad = tmp_path / "pd.npz"
     bad.write_bytes(b"garbage")
-    with pytest.raises(FileFormatError, match="pd.npz"):
+    with pytest.raises(FileFormatError, match=r"pd\.npz"):
         PhaseDiagram.load(bad)
     with pytest.raises(ValueError, match="`residual`"):
         gf.derive("softmax", residual=[])
