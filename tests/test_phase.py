@@ -117,6 +117,10 @@ def test_leftover_guards(tmp_path) -> None:  # type: ignore[no-untyped-def]
     bad.write_bytes(b"garbage")
     with pytest.raises(FileFormatError, match=r"pd\.npz"):
         PhaseDiagram.load(bad)
+    from gaussflow.sphere.integrate import SphereTrajectory
+
+    with pytest.raises(FileFormatError, match=r"pd\.npz"):
+        SphereTrajectory.load(bad)
     with pytest.raises(ValueError, match="`residual`"):
         gf.derive("softmax", residual=[])
     with pytest.raises(ValueError, match="`heads`"):

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import jsonable, package_versions, write_atomic
+from .._io import FileFormatError, jsonable, package_versions, read_npz, write_atomic
 from .model import DEFAULT_BLOCK, SphereModel, check_points, check_weights, tangent
 from .model import field as _field
 
@@ -120,11 +120,19 @@ class SphereTrajectory:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SphereTrajectory:
-        with np.load(path, allow_pickle=False) as z:
+        """Read a file written by :meth:`save` (never unpickles); damage raises ``FileFormatError`` (a ValueError)."""
+        z = read_npz(path, "SphereTrajectory")
+        missing = {"t", "X", "weights", "meta"} - set(z)
+        if missing:
+            raise FileFormatError(path, f"is not a saved SphereTrajectory: missing {sorted(missing)}")
+        try:
             meta = json.loads(str(z["meta"]))
-            if meta.get("format") != FORMAT:
-                raise ValueError(f"`path` is not a sphere trajectory ({FORMAT}); got format {meta.get('format')!r}")
-            return cls(z["t"].copy(), z["X"].copy(), z["weights"].copy(), meta)
+        except ValueError:
+            raise FileFormatError(path, "has unreadable metadata (not JSON)") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            fmt = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise FileFormatError(path, f"is not a sphere trajectory ({FORMAT}); got format {fmt!r}")
+        return cls(z["t"].copy(), z["X"].copy(), z["weights"].copy(), meta)
 
 
 def simulate(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any = None, method: str = "rkmk4",
