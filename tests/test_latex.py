@@ -113,8 +113,10 @@ def test_committed_derivations_are_current() -> None:
         assert path.read_text() == c.latex(standalone=True), f"{path.name} is stale: run `make run`"
     assert (root / "masked.tex").read_text() == masked_latex(), "masked.tex is stale: run `make run`"
     from gaussflow.latex import file_stem as _stem
+    from gaussflow.sphere.proof import latex_document as sphere_latex
 
-    stems = [_stem(gf.derive(n, **o)) for n, o in ALL_DERIVATIONS] + ["masked"]
+    assert (root / "sphere.tex").read_text() == sphere_latex(), "sphere.tex is stale: run `make run`"
+    stems = [_stem(gf.derive(n, **o)) for n, o in ALL_DERIVATIONS] + ["masked", "sphere"]
     assert (root / "gaussflow.tex").read_text() == master_latex(stems), "gaussflow.tex is stale: run `make run`"
 
 
