@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._io import load_mapping
+from ._io import ensure_directory, load_mapping
 
 
 def subcommand(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
@@ -29,14 +29,7 @@ def subcommand(sub: argparse._SubParsersAction, name: str, *, help: str, descrip
 def out_dir(flag: str, path: str | os.PathLike[str]) -> Path:
     """The directory of ``--flag``, created if needed; a ValueError naming the flag when ``path`` is an
     existing regular file or cannot be created (instead of a FileExistsError traceback)."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"`--{flag}` must be a directory; {str(p)!r} is an existing file")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"`--{flag}` directory {str(p)!r} cannot be created: {exc.strerror or exc}") from None
-    return p
+    return ensure_directory(f"--{flag}", path)
 
 
 def json_arg(flag: str, text: str | None) -> Any:

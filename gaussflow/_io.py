@@ -36,6 +36,19 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def ensure_directory(label: str, path: str | os.PathLike[str]) -> Path:
+    """``path`` as a directory, created if needed; one ValueError naming ``label`` (the argument, e.g.
+    ``"checkpoint"`` or ``"--out"``) when it is an existing regular file or cannot be created."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"`{label}` must be a directory; {str(p)!r} is an existing file")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"`{label}` directory {str(p)!r} cannot be created: {exc.strerror or exc}") from None
+    return p
+
+
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -51,7 +51,16 @@ from typing import Any
 
 import numpy as np
 
-from .._io import FileFormatError, check_writable, decode_tree, encode_tree, load_mapping, read_npz, write_atomic
+from .._io import (
+    FileFormatError,
+    check_writable,
+    decode_tree,
+    encode_tree,
+    ensure_directory,
+    load_mapping,
+    read_npz,
+    write_atomic,
+)
 
 #: identifies the checkpoint layout
 FORMAT = "gaussflow.experiments.sweep/2"
@@ -258,12 +267,7 @@ def sweep(
 
 
 def _open_checkpoint(path: Path, keys: list[str], fingerprint: dict[str, str]) -> Path:
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"`checkpoint` must be a directory; {path} is a file")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"`checkpoint` directory {path} cannot be created: {exc}") from None
+    ensure_directory("checkpoint", path)
     if any(path.glob("*.pkl")):
         raise ValueError(f"`checkpoint` {path} holds pickle files of the old sweep format (/1); they are never "
                          "loaded (pickle runs code) — use a new directory")
