@@ -89,3 +89,16 @@ def test_math_internal_links_and_section_signs_resolve() -> None:
                                    "np.random.seed(40)"])
 def test_math_covers_the_brief(topic: str) -> None:
     assert topic in MATH.read_text(encoding="utf-8")
+
+
+def test_packaging_files() -> None:
+    """LICENSE (MIT, as pyproject says), CITATION.cff with the package version, py.typed, a changelog."""
+    import gaussflow as gf
+
+    root = Path(__file__).resolve().parents[1]
+    assert "MIT License" in (root / "LICENSE").read_text()
+    assert 'license = { text = "MIT" }' in (root / "pyproject.toml").read_text()
+    cff = (root / "CITATION.cff").read_text()
+    assert f"version: {gf.__version__}\n" in cff and "arXiv:2501.18322" in cff
+    assert (root / "gaussflow" / "py.typed").exists()
+    assert f"## {gf.__version__}" in (root / "CHANGELOG.md").read_text()
