@@ -20,8 +20,6 @@ from .._linalg import sqrtm_psd
 from ..cubature import cubature_rule, default_rule
 from .base import ClosureKind
 
-GroupRHS = Any  # (alphas (P, d), Sigmas (P, d, d)) -> (alpha_dots (P, d), Sigma_dots (P, d, d))
-
 
 def group_weights(P: int) -> np.ndarray:
     """Group attention weights w (P, P): w_pq = 1 (q < p), ½ (q = p), 0 (q > p).
