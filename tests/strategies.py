@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import hypothesis.extra.numpy as hnp
@@ -305,3 +307,25 @@ class Traj:
     status: str = "ok"
     t_blowup: float | None = None
 
+
+# --------------------------------------------------------------------------- time bound
+
+
+class Hung(Exception):
+    """Raised by :func:`bounded` when a block runs past its limit."""
+
+
+@contextlib.contextmanager
+def bounded(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging the suite) when the block runs longer than ``seconds`` (SIGALRM, main thread)."""
+
+    def alarm(signum: int, frame: object) -> None:
+        raise Hung(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

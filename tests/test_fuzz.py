@@ -15,9 +15,8 @@ import contextlib
 import json
 import os
 import re
-import signal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import bounded as _bounded
 
 import gaussflow as gf
 from gaussflow._checks import first_non_psd
@@ -43,22 +43,9 @@ COUNTS: dict[str, int] = {}
 VALID: dict[str, int] = {}  # examples that returned a result (the rest raised the documented error)
 
 
-class Hung(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def bounded(seconds: float = HARD_S) -> Iterator[None]:
-    def alarm(signum: int, frame: object) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+def bounded(seconds: float = HARD_S) -> contextlib.AbstractContextManager[None]:
+    """:func:`strategies.bounded` with the fuzz tier's hard bound."""
+    return _bounded(seconds)
 
 
 def outcome(entry: str, fn: Callable[[], Any], names: tuple[str, ...]) -> Any:

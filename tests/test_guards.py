@@ -3,17 +3,15 @@ clear outcome — a status with a message, or one ValueError naming the argument
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from strategies import Hung, bounded
 
 import gaussflow as gf
 from gaussflow._checks import PSD_TRAJ_RTOL, first_non_psd
@@ -26,24 +24,6 @@ from gaussflow.projection import ProjectionDivergence
 ROOT = Path(gf.__file__).resolve().parents[1]
 
 
-class Hung(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def bounded(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
-
-    def alarm(signum: int, frame: object) -> None:
-        raise Hung(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 SOFT1 = gf.attention("softmax", A=[[1.0]], V=[[1.0]])
