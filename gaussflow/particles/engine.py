@@ -39,13 +39,13 @@ Sinkhorn has no causal form (a lower-triangular kernel scales only to the identi
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 import numpy as np
 
 from .._checks import as_array, check_positive
+from .._progress import progress_bar, resolve
 from ..attention import Attention
 from ..gaussian import Gaussian
 from ..kernels import NORMALIZATIONS
@@ -58,7 +58,7 @@ from ..kernels.field import (
 )
 from ..kernels.sinkhorn import SinkhornResult, sinkhorn_plan
 from .result import FORMAT, STATUSES, ParticleTrajectory, ParticleTrajectoryError
-from .stepping import KEEP, MAX_STEPS, METHODS, Progress, Recorder, Run
+from .stepping import KEEP, MAX_STEPS, METHODS, Recorder, Run
 
 
 def _check_beta(beta: Any, attn: Attention) -> float | None:
@@ -232,7 +232,8 @@ def simulate_particles(
     causal : bool
         Causal mask: token i (position i/n) attends to j ≤ i only.
     progress : bool, optional
-        Text progress bar on stderr; default: only when stderr is a terminal.
+        Progress bar on stderr (:mod:`gaussflow._progress`); default: only when stderr is a terminal (and
+        not under ``--quiet``); inside another bar (e.g. :func:`gaussflow.verify.verify`'s) it moves that one.
     rtol, atol : float
         Tolerances of ``method="adaptive"``.
     sinkhorn_tol : float
@@ -270,27 +271,24 @@ def simulate_particles(
     rtol = check_positive("rtol", rtol)
     atol = check_positive("atol", atol)
     sinkhorn_tol = check_positive("sinkhorn_tol", sinkhorn_tol)
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"`progress` must be True, False or None; got {progress!r}")
+    resolve(progress)  # a ValueError naming `progress` for anything but True, False, None
     X = _initial_state(attn, X0, n, seed)
     fld = make_field(attn, chunk, bool(causal), sinkhorn_tol, _check_beta(beta, attn))
     if method == "rk4" and dt is None:
         span = float(t[-1] - t[0])
         dt = min(float(np.min(np.diff(t))), span / 20) if t.size > 1 else 1.0
-    enabled = sys.stderr.isatty() if progress is None else progress
-    bar = Progress(float(t[0]), float(t[-1]), enabled)
     rec = Recorder(t.size, X.shape[0], X.shape[1], keep == "all")
     opts = {"dt": dt, "rtol": rtol, "atol": atol}
     start = time.perf_counter()
-    try:
-        run = METHODS[method](fld, X, t, rec, bar, opts)
-    except ParticleOverflowError as exc:
-        run = Run(status="blowup", message=str(exc), dt=dt)
-    except SinkhornConvergenceError as exc:
-        run = Run(status="failed", message=str(exc), dt=dt)
-    finally:
-        bar.update(float(t[rec.count - 1]) if rec.count else float(t[0]), force=True)
-        bar.close()
+    with progress_bar(float(t[-1] - t[0]), "particles", progress, start=float(t[0]), unit="t") as bar:
+        try:
+            run = METHODS[method](fld, X, t, rec, bar, opts)
+        except ParticleOverflowError as exc:
+            run = Run(status="blowup", message=str(exc), dt=dt)
+        except SinkhornConvergenceError as exc:
+            run = Run(status="failed", message=str(exc), dt=dt)
+        finally:
+            bar.set(float(t[rec.count - 1]) if rec.count else float(t[0]), force=True)
     wall = time.perf_counter() - start
     T = rec.count
     if run.status == "ok" and T < t.size:  # pragma: no cover - every method records all samples

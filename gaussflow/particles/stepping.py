@@ -1,12 +1,11 @@
 """Time stepping of the particle system: fixed-step RK4 and adaptive Dormand–Prince (scipy ``RK45``),
-with a recorder of empirical moments and a throttled progress bar. A stepper takes a velocity field
+with a recorder of empirical moments; progress goes to a :class:`gaussflow._progress.ProgressBar` positioned
+at the current time (``bar.set(t)``, throttled to 5 redraws/s). A stepper takes a velocity field
 ``fld(X) -> Ẋ`` ((n, d) → (n, d)) and never knows which attention produced it."""
 
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,33 +13,8 @@ from typing import Any
 import numpy as np
 from scipy.integrate import RK45
 
+from .._progress import ProgressBar
 from ..kernels.field import Field
-
-
-class Progress:
-    """A one-line ``\\r`` progress bar on stderr (throttled to 5 updates/s)."""
-
-    def __init__(self, t0: float, t1: float, enabled: bool) -> None:
-        self.t0, self.t1, self.enabled = t0, t1, enabled
-        self.start = time.perf_counter()
-        self.last = -math.inf
-
-    def update(self, t: float, force: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        frac = 1.0 if self.t1 <= self.t0 else min(1.0, max(0.0, (t - self.t0) / (self.t1 - self.t0)))
-        bar = "#" * int(30 * frac)
-        sys.stderr.write(f"\rparticles [{bar:<30}] {100 * frac:5.1f}%  t={t:.4g}  {now - self.start:.1f}s")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
 
 
 class Recorder:
@@ -78,7 +52,7 @@ MAX_STEPS = 1_000_000
 MAX_ADAPTIVE_STEPS = 20_000
 
 
-def rk4(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: Progress, opts: Mapping[str, Any]
+def rk4(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: ProgressBar, opts: Mapping[str, Any]
          ) -> Run:
     """Classic RK4; each interval [t_k, t_{k+1}] is split into ⌈Δt/dt⌉ equal steps (lands on t_eval)."""
     dt = opts["dt"]
@@ -100,12 +74,12 @@ def rk4(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: Prog
                 run.status = "blowup"
                 run.message = f"particle state became non-finite at t = {t + (s + 1) * h:.6g}"
                 return run
-            bar.update(t + (s + 1) * h)
+            bar.set(t + (s + 1) * h)
         rec(X)
     return run
 
 
-def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: Progress,
+def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar: ProgressBar,
               opts: Mapping[str, Any]) -> Run:
     """Dormand–Prince RK45 (scipy's ``solve_ivp`` integrator class) on the flattened state; samples
     are read off its dense output, so only the current state is held in memory."""
@@ -148,7 +122,7 @@ def adaptive(fld: Field, X0: np.ndarray, t_eval: np.ndarray, rec: Recorder, bar:
                 y = solver.y if t_eval[k] == solver.t else dense(t_eval[k])
                 rec(np.asarray(y).reshape(shape))
                 k += 1
-        bar.update(solver.t)
+        bar.set(solver.t)
     return run
 
 
@@ -157,4 +131,4 @@ METHODS: dict[str, Callable[..., Run]] = {"rk4": rk4, "adaptive": adaptive}
 KEEP: tuple[str, ...] = ("moments", "all")
 
 
-__all__ = ["KEEP", "MAX_STEPS", "METHODS", "Progress", "Recorder", "Run", "adaptive", "rk4"]
+__all__ = ["KEEP", "MAX_STEPS", "METHODS", "Recorder", "Run", "adaptive", "rk4"]
