@@ -1,48 +1,106 @@
 """gaussflow: closed Gaussian moment dynamics of attention, derived symbolically.
 
+``import gaussflow`` is light: every public name below is imported from its module on first use (PEP 562), so
+SymPy, matplotlib and the integrators load only when a derivation, a plot or a solve needs them
+(docs/conventions.md: import time measured by ``benchmarks/import_time.py``).
+
 >>> import gaussflow as gf
 >>> gf.derive("softmax").preserves_gaussian
 True
 """
 
-from . import closures
-from .attention import Attention, attention
-from .diagnostics.oracles import softmax_blowup_time
-from .diagnostics.regimes import Regime, classify
-from .diagnostics.spectrum import Spectrum, spectrum
-from .experiments.phase import PhaseDiagram, phase_diagram
-from .experiments.sweep import sweep
-from .gaussian import Gaussian
-from .integrate.batch import BatchResult, solve_batch
-from .integrate.propagate import propagate
-from .integrate.solve import solve
-from .masked import MaskedClosure, MaskedTrajectory, masked_closure, masked_reduction_proved, solve_masked
-from .particles.engine import (
-    ParticleOverflowError,
-    ParticleTrajectory,
-    particle_velocity,
-    simulate_particles,
-    sinkhorn_plan,
-)
-from .status import Status
-from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
-from .trajectory import Trajectory, TrajectoryError
-from .variants import Head, Param, Variant, variants
-from .verify import VerificationReport, bures_wasserstein, mardia, verify
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from .version import __version__
 
-#: subpackages loaded on first use (``gf.sphere.energy(...)``), so ``import gaussflow`` stays light
-_LAZY_SUBPACKAGES: tuple[str, ...] = ("lowtemp", "models", "sphere")
+#: public name → the module (relative to the package) that defines it
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "attention": ("Attention", "attention"),
+    "diagnostics.oracles": ("softmax_blowup_time",),
+    "diagnostics.regimes": ("Regime", "classify"),
+    "diagnostics.spectrum": ("Spectrum", "spectrum"),
+    "experiments.phase": ("PhaseDiagram", "phase_diagram"),
+    "experiments.sweep": ("sweep",),
+    "gaussian": ("Gaussian",),
+    "integrate.batch": ("BatchResult", "solve_batch"),
+    "integrate.propagate": ("propagate",),
+    "integrate.solve": ("solve",),
+    "masked": ("MaskedClosure", "MaskedTrajectory", "masked_closure", "masked_reduction_proved", "solve_masked"),
+    "particles.engine": ("ParticleOverflowError", "ParticleTrajectory", "particle_velocity", "simulate_particles",
+                         "sinkhorn_plan"),
+    "status": ("Status",),
+    "symbolic": ("Certificate", "Closure", "ExplicitForm", "Step", "derive"),
+    "trajectory": ("Trajectory", "TrajectoryError"),
+    "variants": ("Head", "Param", "Variant", "variants"),
+    "verify": ("VerificationReport", "bures_wasserstein", "mardia", "verify"),
+}
+#: subpackages loaded on first use (``gf.sphere.energy(...)``)
+_LAZY_SUBPACKAGES: tuple[str, ...] = ("closures", "lowtemp", "models", "sphere")
+_WHERE: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
+
+if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
+    from . import closures, lowtemp, models, sphere
+    from .attention import Attention, attention
+    from .diagnostics.oracles import softmax_blowup_time
+    from .diagnostics.regimes import Regime, classify
+    from .diagnostics.spectrum import Spectrum, spectrum
+    from .experiments.phase import PhaseDiagram, phase_diagram
+    from .experiments.sweep import sweep
+    from .gaussian import Gaussian
+    from .integrate.batch import BatchResult, solve_batch
+    from .integrate.propagate import propagate
+    from .integrate.solve import solve
+    from .masked import MaskedClosure, MaskedTrajectory, masked_closure, masked_reduction_proved, solve_masked
+    from .particles.engine import (
+        ParticleOverflowError,
+        ParticleTrajectory,
+        particle_velocity,
+        simulate_particles,
+        sinkhorn_plan,
+    )
+    from .status import Status
+    from .symbolic import Certificate, Closure, ExplicitForm, Step, derive
+    from .trajectory import Trajectory, TrajectoryError
+    from .variants import Head, Param, Variant, variants
+    from .verify import VerificationReport, bures_wasserstein, mardia, verify
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY_SUBPACKAGES:
-        import importlib
+def __getattr__(name: str) -> Any:
+    """Import a public name (or lazy subpackage) on first access and cache it in the package namespace."""
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    elif name in _LAZY_SUBPACKAGES:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+class _Package(types.ModuleType):
+    """The package module: a submodule import never hides the public function of the same name.
+
+    ``gaussflow.attention``, ``gaussflow.variants`` and ``gaussflow.verify`` are both modules and the functions they
+    define; Python's import system sets ``gaussflow.<child> = <module>`` after a submodule loads, which would replace
+    the function. Eager imports used to rebind the function afterwards; here the assignment itself is redirected.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _WHERE:
+            value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 __all__ = [

@@ -102,3 +102,17 @@ def test_packaging_files() -> None:
     assert f"version: {gf.__version__}\n" in cff and "arXiv:2501.18322" in cff
     assert (root / "gaussflow" / "py.typed").exists()
     assert f"## {gf.__version__}" in (root / "CHANGELOG.md").read_text()
+
+
+def test_one_version_source() -> None:
+    """pyproject reads the version from gaussflow/version.py (no second literal); the installed metadata agrees."""
+    import importlib.metadata
+    import tomllib
+
+    import gaussflow as gf
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["hatch"]["version"]["path"] == "gaussflow/version.py"
+    assert importlib.metadata.version("gaussflow") == gf.__version__
