@@ -1,9 +1,21 @@
-"""One base for every sampled result: times, Gaussian moments, one :class:`~gaussflow.Status`.
+"""One base for every sampled result: times, Gaussian moments, one :class:`~gaussflow.Status`; and the
+interop mixin every result object shares (``to_dict`` / ``to_dataframe``).
 
 :class:`~gaussflow.Trajectory` (moment ODEs) and :class:`~gaussflow.ParticleTrajectory` (particle
 clouds, through their empirical moments) share what a reader of a run needs: its dimension and
 length, the Gaussian at a sample, whether it covered what was asked, an opt-in raise, the spectral
 diagnostics of Σ(t), and atomic, pickle-free persistence as one ``.npz`` with JSON metadata.
+
+:class:`Tabular` is the interop mixin of every result (``Trajectory``, ``ParticleTrajectory``,
+``BatchResult``, ``MaskedTrajectory``, ``VerificationReport``, ``ConvergenceStudy``, ``Spectrum``):
+
+* ``to_dict()`` — plain Python (``dict``/``list``/``float``/``int``/``str``/``bool``/``None``), so
+  ``json.dumps(r.to_dict(), allow_nan=False)`` works: arrays become nested lists, NumPy scalars Python
+  scalars, non-finite floats (NaN, ±inf) ``None``. The keys are the result's documented attributes.
+* ``to_dataframe()`` — a :class:`pandas.DataFrame` in long (tidy) format, one row per time step (per member
+  and time step for a batch, per group and time step for a masked run). Vectors and matrices are spread over
+  named columns ``<name>_<i>`` and ``<name>_<i>_<j>`` (``alpha_0``, ``Sigma_0_1``, ...; 0-based). pandas is
+  an optional dependency (``pip install gaussflow[pandas]``), imported inside the method.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import numpy as np
 
 from ._checks import first_non_psd
 from ._io import FileFormatError, load_npz, save_npz
+from ._tabular import PANDAS_HINT, Tabular, columns, plain, require_pandas
 from .gaussian import Gaussian
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,8 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _S = TypeVar("_S", bound="MomentSeries")
 
-
-class MomentSeries:
+class MomentSeries(Tabular):
     """Base of the result types (a mixin of their dataclasses).
 
     Subclasses have ``t`` (T,), ``mean`` (T, d), ``cov`` (T, d, d), ``status`` and ``message``
@@ -69,6 +81,12 @@ class MomentSeries:
         if self.status not in (self.OK if allowed is None else allowed):
             raise self.ERROR(f"{self.status}: {self.message}")
         return self
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        """``t``, ``alpha_i`` (mean), ``Sigma_i_j`` (covariance), ``trace`` and ``effective_rank`` of Σ(t)."""
+        sp = self.spectrum()
+        return {"t": self.t, **columns("alpha", self.mean), **columns("Sigma", self.cov), "trace": sp.trace,
+                "effective_rank": sp.effective_rank}
 
     def spectrum(self) -> Spectrum:
         """Spectral diagnostics of Σ(t): ``gaussflow.diagnostics.spectrum.spectrum(self.t, self.cov)``."""
@@ -127,4 +145,4 @@ def params_from_json(params: dict[str, Any]) -> dict[str, Any]:
     return {k: np.asarray(v, dtype=float) if isinstance(v, list) else v for k, v in params.items()}
 
 
-__all__ = ["MomentSeries", "params_from_json"]
+__all__ = ["PANDAS_HINT", "MomentSeries", "Tabular", "columns", "params_from_json", "plain", "require_pandas"]

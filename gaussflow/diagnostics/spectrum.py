@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .._checks import as_array
+from .._tabular import Tabular, columns
 
 __all__ = ["Spectrum", "spectrum"]
 
@@ -40,7 +41,7 @@ DEGENERATE_RTOL = 1e-8
 # Spectrum
 # --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
-class Spectrum:
+class Spectrum(Tabular):
     """Eigen-decomposition of a sampled covariance trajectory Σ(t_k) = U_k diag(λ_k) U_kᵀ.
 
     Attributes
@@ -188,6 +189,13 @@ class Spectrum:
             else:
                 groups.append([i])
         return tuple(tuple(g) for g in groups)
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        """``to_dataframe`` columns: ``t``, ``lambda_j`` (descending eigenvalues), ``trace``, ``anisotropy``,
+        ``effective_rank``, ``stable_rank``; ``to_dict`` keys: ``t``, ``eigenvalues``, ``eigenvectors``,
+        ``tracked_eigenvalues``."""
+        return {"t": self.t, **columns("lambda", self.eigenvalues), "trace": self.trace,
+                "anisotropy": self.anisotropy, "effective_rank": self.effective_rank, "stable_rank": self.stable_rank}
 
     def __repr__(self) -> str:
         return f"Spectrum(n={self.n}, d={self.d}, t=[{self.t[0]:.4g}, {self.t[-1]:.4g}])"

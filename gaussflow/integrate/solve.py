@@ -25,6 +25,11 @@ Outcomes are data (``Trajectory.status``):
   collapse to zero) and ‖α̇‖ ≤ tol·max(‖α‖, ε_α), ε = 1e-8 × the initial scale.
 * ``"failed"`` — scipy's solver gave up; its message is kept.
 
+Exactness is read from the closure kind (``attn.kind.exact``): a non-exact kind (the Gaussian projection of
+a variant that does not close) is integrated with an :class:`~gaussflow.errors.ApproximateClosureWarning`
+and ``traj.exact = False``. With ``dense_output=True`` the solver's interpolants are kept and
+``traj.sol(t)`` evaluates them (off by default, as in ``solve_ivp``: they hold a few states per step).
+
 Arrays never contain inf/NaN: a run that leaves the finite range is truncated at its last finite state.
 
 References
@@ -45,8 +50,9 @@ from scipy.integrate import OdeSolver, solve_ivp
 
 from .._checks import PSD_TRAJ_RTOL, check_real, first_non_psd
 from ..attention import Attention
+from ..errors import warn_approximate
 from ..projection import ProjectionDivergence
-from ..trajectory import Trajectory
+from ..trajectory import DenseOutput, Trajectory
 from .common import (
     CAP,
     COLLAPSE_RTOL,
@@ -199,6 +205,7 @@ def solve(
     blowup_threshold: float = 1e8,
     stationary_tol: float | None = 1e-10,
     max_nfev: int = 50_000,
+    dense_output: bool = False,
 ) -> Trajectory:
     """Integrate the closed moment equations of an attention flow from a Gaussian law.
 
@@ -230,12 +237,26 @@ def solve(
     stationary_tol : float or None
         Rate (1/time) below which the state counts as stationary: ‖Σ̇‖_F ≤ tol·max(‖Σ‖_F, ε_Σ) and
         ‖α̇‖ ≤ tol·max(‖α‖, ε_α), or Σ collapsed below ε_Σ = 1e-8·scale². ``None`` or 0 disables.
+    max_nfev : int
+        Budget of right-hand-side evaluations.
+    dense_output : bool
+        Keep the solver's continuous extension (DOP853: 7th order) so that ``traj.sol(t)`` returns
+        ``Moments(mean, cov)`` — α(t) (d,) and Σ(t) (d, d), or (k, d) and (k, d, d) for k times — anywhere in
+        [traj.t[0], traj.t[-1]], like ``solve_ivp(dense_output=True).sol``. Default False (scipy's default:
+        the interpolants hold several states per step).
 
     Returns
     -------
     Trajectory
         ``t`` (n,), ``mean`` (n, d), ``cov`` (n, d, d), ``status`` ∈ {ok, blowup, converged, failed},
-        ``t_blowup`` (estimated T* or None), ``message``, ``nfev`` and the run's metadata.
+        ``t_blowup`` (estimated T* or None), ``message``, ``nfev``, ``exact`` (whether the closure is exact),
+        ``sol`` (with ``dense_output``) and the run's metadata.
+
+    Warns
+    -----
+    ApproximateClosureWarning
+        When the closure kind is not exact (the Gaussian projection of a non-closing variant); the message
+        names the kind and how to silence it.
 
     Raises
     ------
@@ -268,6 +289,8 @@ def solve(
     tol = tol or None
     if isinstance(max_nfev, bool) or not isinstance(max_nfev, int | np.integer) or max_nfev < 1:
         raise ValueError(f"`max_nfev` must be a positive integer; got {max_nfev!r}")
+    if not isinstance(dense_output, bool | np.bool_):
+        raise ValueError(f"`dense_output` must be True or False; got {dense_output!r}")
     rank = numerical_rank(Sigma0)
     form_name = choose_form(form, rank, d, condition(Sigma0))
     kind = first.kind
@@ -291,10 +314,13 @@ def solve(
         "blowup_threshold": R, "stationary_tol": tol, "max_nfev": int(max_nfev),
         "time_dependent": time_dependent, "closure": closure_kind,
     }
-    meta = {"variant": first.name, "params": dict(first.params), "solver": solver_meta}
+    meta = {"variant": first.name, "params": dict(first.params), "solver": solver_meta, "exact": bool(kind.exact)}
+    if not kind.exact:
+        warn_approximate("solve", first.name, closure_kind)
+    dense = bool(dense_output)
     system = _System(attn_at, layout, time_dependent)
     with np.errstate(all="ignore"):
-        traj = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta)
+        traj = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta, dense)
     bad = first_non_psd(traj.cov)
     if bad is None:
         return traj
@@ -306,7 +332,8 @@ def solve(
         solver_meta |= {"form": "factor", "rank": layout.rank}
         system = _System(attn_at, layout, time_dependent)
         with np.errstate(all="ignore"):
-            again = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta)
+            again = _integrate(system, layout, t0, t1, te, method_arg, rtol_v, atol_v, R, tol, int(max_nfev), meta,
+                               dense)
         return replace(again, message=f"{again.message} [{lost}; rerun in the factor form Σ = LLᵀ]",
                        nfev=again.nfev + traj.nfev)
     keep = slice(0, max(bad, 1))
@@ -321,12 +348,14 @@ def solve(
 def _integrate(
     system: _System, layout: Full | Factor, t0: float, t1: float, te: np.ndarray | None,
     method: Any, rtol: float, atol: float, R: float, tol: float | None, max_nfev: int, meta: dict[str, Any],
+    dense: bool = False,
 ) -> Trajectory:
     y0 = layout.y0
     scale = max(float(np.linalg.norm(layout.alpha(y0))), math.sqrt(float(np.linalg.norm(layout.sigma(y0)))))
     mon = _Monitor(system, tol, scale if scale > 0 else 1.0)
     ts: list[np.ndarray] = []
     ys: list[np.ndarray] = []
+    pieces: list[Any] = []  # solve_ivp's OdeSolution of each segment (dense output)
 
     def finish(status: str, message: str, t_blowup: float | None = None) -> Trajectory:
         T = np.concatenate(ts) if ts else np.zeros(0)
@@ -342,8 +371,11 @@ def _integrate(
         if T.size == 0:  # nothing finite beyond t0 was stored (t_eval after the end): keep the start
             T, Y = np.array([t0]), y0[None, :]
         mean, cov = layout.unpack(Y)
+        sol = None
+        if pieces and pieces[0].t_min <= T[0] and T[-1] <= pieces[-1].t_max:
+            sol = DenseOutput(pieces, layout.unpack, float(T[0]), float(T[-1]))
         return Trajectory(t=T, mean=mean, cov=cov, status=status, message=message, t_blowup=t_blowup,
-                          nfev=system.nfev, **meta)
+                          nfev=system.nfev, dense=sol, **meta)
 
     dy0 = system(t0, y0)
     if not np.all(np.isfinite(dy0)):
@@ -384,7 +416,7 @@ def _integrate(
         seg_eval = None if te is None else te[te >= t_cur] if t_cur == t0 else te[te > t_cur]
         try:
             sol = solve_ivp(system, (t_cur, t1), y_cur, method=method, t_eval=seg_eval, rtol=rtol, atol=atol,
-                            events=events)
+                            events=events, dense_output=dense)
         except _Abort as exc:
             ts.append(np.array([t_cur]))
             ys.append(y_cur[None, :])
@@ -393,6 +425,8 @@ def _integrate(
                                     f"{why}. The arrays end at the last state known to be finite.")
         ts.append(np.asarray(sol.t, dtype=float))
         ys.append(np.asarray(sol.y, dtype=float).T.reshape(-1, y0.size))
+        if dense and sol.sol is not None and sol.sol.t_max > sol.sol.t_min:
+            pieces.append(sol.sol)
 
         if sol.status == 0:
             return finish("ok", f"reached t = {t1:.10g} ({system.nfev} RHS evaluations)")
