@@ -66,10 +66,11 @@ class Head:
 
 @dataclass(frozen=True)
 class Variant:
-    """An attention variant as data.
+    """An attention variant as data::
 
-    Γ(x) = Σ_h C_h E_h[y | x]          (``residual``: C_h (E_h[y | x] − x))
-           + W_ff x + b_ff               (``feedforward``)
+        Γ(x) = Σ_h C_h E_h[y | x]          (``residual``: C_h (E_h[y | x] − x))
+               + W_ff x + b_ff               (``feedforward``)
+
     where E_h is the expectation under the head's normalized kernel (``normalization``).
     """
 
