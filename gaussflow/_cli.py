@@ -44,13 +44,15 @@ def json_arg(flag: str, text: str | None) -> Any:
 
 def add_layer_arguments(p: argparse.ArgumentParser, *, pairs: bool = True, A_help: str | None = None) -> None:
     """``--params FILE``, ``--param KEY=JSON`` (with ``pairs``), ``--A``, ``--V``, ``--mean``, ``--cov``."""
-    p.add_argument("--params", help="JSON or TOML file with the layer's parameters (and optionally mean, cov)")
+    p.add_argument("--params", metavar="FILE",
+                   help="JSON or TOML file with the layer's parameters (and optionally mean, cov)")
     if pairs:
-        p.add_argument("--param", action="append", default=[], metavar="KEY=JSON", help="one parameter")
+        p.add_argument("--param", action="append", metavar="KEY=JSON",
+                       help="one parameter as NAME=JSON, e.g. beta=0.5 (repeatable; overrides --params)")
     p.add_argument("--A", help=A_help or "score matrix A = βKᵀQ as JSON (bilinear variants)")
-    p.add_argument("--V", help="value matrix as JSON")
-    p.add_argument("--mean", help="initial mean as JSON")
-    p.add_argument("--cov", help="initial covariance as JSON")
+    p.add_argument("--V", help="value matrix V as JSON (d × d)")
+    p.add_argument("--mean", help="initial mean α₀ as JSON (length d)")
+    p.add_argument("--cov", help="initial covariance Σ₀ as JSON (d × d, symmetric PSD)")
 
 
 def layer_arguments(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any]:

@@ -1,6 +1,9 @@
 """The main job behind ``make run``: regenerate ``derivations/`` (and the PDF) and ``figures/``.
 
-``python -m gaussflow.run [--pdf] [--full] [--out derivations] [--figures figures]``
+``python -m gaussflow.run [--pdf] [--full] [--quiet] [--out derivations] [--figures figures]``
+
+Each step prints ``=== [k/n] what -> where it writes ===`` and runs one ``gaussflow`` command, which shows
+its own progress bar on a terminal (:mod:`gaussflow._progress`).
 """
 
 from __future__ import annotations
@@ -10,43 +13,55 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ._progress import echo, quiet
 from .cli import main as cli_main
 from .experiments import PAPERS
 
 
-def _step(label: str, fn: Callable[[], int], timings: list[tuple[str, float, int]]) -> None:
-    print(f"\n=== {label} ===", flush=True)
+def _step(k: int, total: int, label: str, writes: str, fn: Callable[[], int],
+          timings: list[tuple[str, float, int]]) -> None:
+    """Run one step: a header line (what it does, where it writes); the command draws its own bar."""
+    echo(f"\n=== [{k}/{total}] {label} -> {writes} ===")
     t0 = time.perf_counter()
     rc = fn()
     timings.append((label, time.perf_counter() - t0, rc))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gaussflow.run")
+    p = argparse.ArgumentParser(prog="python -m gaussflow.run",
+                                description="Regenerate derivations/ (LaTeX, optionally the PDF) and figures/: "
+                                            "every step prints what it does and where it writes, and shows a "
+                                            "progress bar on a terminal.")
     p.add_argument("--pdf", action="store_true", help="compile derivations/gaussflow.pdf")
-    p.add_argument("--out", default="derivations")
-    p.add_argument("--figures", default="figures")
+    p.add_argument("--out", default="derivations", metavar="DIR",
+                   help="directory of the LaTeX derivations (default: %(default)s)")
+    p.add_argument("--figures", default="figures", metavar="DIR",
+                   help="directory of the figures, reports and summaries (default: %(default)s)")
     p.add_argument("--full", action="store_true", help="run every paper at its full size (slow)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no status lines")
     args = p.parse_args(argv)
     figs = Path(args.figures)
     figs.mkdir(parents=True, exist_ok=True)
-    timings: list[tuple[str, float, int]] = []
-    _step("derive every variant -> LaTeX",
-          lambda: cli_main(["derive", "--all", "--out", args.out, "--force"] + (["--pdf"] if args.pdf else [])),
-          timings)
-    _step("solve: softmax blow-up example",
-          lambda: cli_main(["solve", "softmax", "--t-end", "5", "--plot", str(figs / "solve_blowup.png"),
-                            "--force"]), timings)
-    _step("phase diagram: 100x100 softmax family",
-          lambda: cli_main(["phase-diagram", "--out", str(figs / "phase_diagram.png"), "--force"]), timings)
+    q = ["--quiet"] if args.quiet else []
+    steps: list[tuple[str, str, list[str]]] = [
+        ("derive every variant -> LaTeX", f"{args.out}/", ["derive", "--all", "--out", args.out, "--force"]
+         + (["--pdf"] if args.pdf else [])),
+        ("solve: softmax blow-up example", str(figs / "solve_blowup.png"),
+         ["solve", "softmax", "--t-end", "5", "--plot", str(figs / "solve_blowup.png"), "--force"]),
+        ("phase diagram: 100x100 softmax family", f"{figs / 'phase_diagram.png'} (+ .npz)",
+         ["phase-diagram", "--out", str(figs / "phase_diagram.png"), "--force"]),
+    ]
     for name in ("softmax", "sigmoid"):
-        _step(f"verify: {name} closure vs particles",
-              lambda name=name: cli_main(["verify", name, "--plot", str(figs / f"verify_{name}.png"),
-                                          "--json", str(figs / f"verify_{name}.json"), "--force"]), timings)
+        steps.append((f"verify: {name} closure vs particles", f"{figs / f'verify_{name}.png'} (+ .json)",
+                      ["verify", name, "--plot", str(figs / f"verify_{name}.png"),
+                       "--json", str(figs / f"verify_{name}.json"), "--force"]))
     for paper in PAPERS:
-        _step(f"reproduce {paper}" + (" (full)" if args.full else ""),
-              lambda paper=paper: cli_main(["reproduce", paper, "--out", str(figs), "--force"]
-                                           + (["--full"] if args.full else [])), timings)
+        steps.append((f"reproduce {paper}" + (" (full)" if args.full else ""), f"{figs}/ ({paper}_*)",
+                      ["reproduce", paper, "--out", str(figs), "--force"] + (["--full"] if args.full else [])))
+    timings: list[tuple[str, float, int]] = []
+    with quiet(args.quiet):
+        for k, (label, writes, cmd) in enumerate(steps, 1):
+            _step(k, len(steps), label, writes, lambda cmd=cmd: cli_main(cmd + q), timings)
     print("\n=== summary ===")
     print(f"{'step':<62} {'seconds':>8}  exit")
     for label, sec, rc in timings:

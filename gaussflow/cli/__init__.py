@@ -16,6 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .._progress import quiet
 from ..version import __version__
 from . import derive as _derive_cmd
 from . import reproduce as _reproduce_cmd
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("Examples\n--------\n", 1)[1],
     )
     p.add_argument("--version", action="version", version=f"gaussflow {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of the commands below (`gaussflow COMMAND --help` for its options)")
     from ..experiments.phase import add_parser as add_phase_diagram
     from ..experiments.sweep import add_parser as add_sweep
     from ..verify import add_parser as add_verify
@@ -44,14 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
                 _reproduce_cmd.add_parser, _sphere_cmd.add_parser,
                 add_sweep, add_phase_diagram):
         add(sub)
+    for leaf in _leaves(p):
+        leaf.add_argument("-q", "--quiet", action="store_true",
+                          help="no progress bar and no status lines (what runs, which files are written); "
+                               "results are still printed")
     return p
+
+
+def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The sub-parsers that run a command (``reproduce castin2025``, ``sphere simulate``, ``solve`` ...)."""
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [p]
+    return [leaf for a in subs for q in dict.fromkeys(a.choices.values()) for leaf in _leaves(q)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with quiet(bool(getattr(args, "quiet", False))):
+            return int(args.func(args))
     except (ValueError, RuntimeError, FileNotFoundError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"gaussflow {args.command}: error: {msg}", file=sys.stderr)

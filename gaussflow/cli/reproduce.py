@@ -30,12 +30,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                "  gaussflow reproduce castin2025 --only a e --scheme exact --force\n"
                "  gaussflow reproduce castin2025 --quick --out /tmp/castin",
     )
-    papers = p.add_subparsers(dest="paper", required=True, metavar="PAPER")
+    papers = p.add_subparsers(dest="paper", required=True, metavar="PAPER",
+                              help="the paper (`gaussflow reproduce PAPER --help` for its options)")
     for name, path in sorted(PAPERS.items()):
         module = importlib.import_module(path)
         doc = (module.__doc__ or name).strip().splitlines()[0]
         q = papers.add_parser(name, help=doc, description=doc)
-        q.add_argument("--out", default="figures", help="output directory (default: figures/)")
+        q.add_argument("--out", default="figures", metavar="DIR",
+                       help="output directory, created if needed (default: %(default)s)")
         q.add_argument("--force", action="store_true", help="overwrite existing outputs")
         size = q.add_mutually_exclusive_group()
         size.add_argument("--quick", action="store_true", help="tiny smoke run (seconds; used by the tests)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .._cli import add_layer_arguments, layer_arguments, subcommand
 from .._io import check_writable
+from .._progress import echo
 
 #: built-in example for ``gaussflow solve`` without parameters: A + Aᵀ ≻ 0, V = I blows up
 SOLVE_DEFAULTS: dict[str, object] = {
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if regime is not None:
         print(f"regime: {regime}")
     if args.save:
-        print(f"wrote {traj.save(args.save)}")
+        echo(f"wrote {traj.save(args.save)}")
     if args.plot:
         import matplotlib
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         fig = plot_solution(traj, att.params, att.name)
         fig.savefig(args.plot, dpi=300)
         plt.close(fig)
-        print(f"wrote {args.plot}")
+        echo(f"wrote {args.plot}")
     return 0
 
 
@@ -84,15 +85,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     ps.add_argument("variant", help="variant name (see `gaussflow variants`)")
     add_layer_arguments(ps)
-    ps.add_argument("--residual", action="store_true")
-    ps.add_argument("--feedforward", action="store_true")
-    ps.add_argument("--t-end", type=float, default=5.0, help="final time (default 5)")
+    ps.add_argument("--residual", action="store_true", help="residual value form V(y − x)")
+    ps.add_argument("--feedforward", action="store_true",
+                    help="add the feed-forward term W_ff x + b_ff (parameters W_ff, b_ff)")
+    ps.add_argument("--t-end", type=float, default=5.0,
+                    help="final time of the integration, in the model's time units (default: %(default)s)")
     ps.add_argument("--samples", type=int, default=0,
-                    help="number of equally spaced output times (default: the solver's steps)")
-    ps.add_argument("--form", choices=["full", "factor"], default=None)
-    ps.add_argument("--rtol", type=float, default=1e-10)
-    ps.add_argument("--plot", help="write eigenvalue (and unit-disk for d = 2) plot to this PNG")
-    ps.add_argument("--save", help="write the trajectory (.npz + JSON metadata)")
+                    help="number of equally spaced output times in [0, t-end]; 0 = the solver's own accepted "
+                         "steps (default: %(default)s)")
+    ps.add_argument("--form", choices=["full", "factor"], default=None,
+                    help="state layout: 'full' integrates (α, Σ); 'factor' integrates Σ = LLᵀ with L̇ = JL "
+                         "(PSD and rank-preserving by construction). Default: factor when Σ₀ is singular, "
+                         "else full")
+    ps.add_argument("--rtol", type=float, default=1e-10,
+                    help="relative tolerance of the DOP853 integrator on every state entry "
+                         "(dimensionless; default: %(default)s)")
+    ps.add_argument("--plot", metavar="PNG", help="write eigenvalue (and unit-disk for d = 2) plot to this PNG")
+    ps.add_argument("--save", metavar="NPZ", help="write the trajectory (.npz + JSON metadata)")
     ps.add_argument("--force", action="store_true", help="overwrite existing files")
     ps.set_defaults(func=run)
 

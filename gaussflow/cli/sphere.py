@@ -13,6 +13,8 @@ import json
 
 import numpy as np
 
+from .._progress import echo
+
 
 def _matrix(args: argparse.Namespace) -> np.ndarray:
     if args.matrix is not None:
@@ -56,7 +58,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     print(f"{args.method}: {tr.meta['steps']} steps of {tr.meta['dt']:.4g}; norm drift {tr.norm_drift():.1e}")
     print(f"energy: {E[0]:.10g} -> {E[-1]:.10g}; final speed max|P⊥F| = {gs.speed(mdl, tr.final, tr.weights):.2e}")
     if args.save:
-        tr.save(args.save)
+        echo(f"wrote {tr.save(args.save)}")
     if args.plot:
         from .. import style
         from ..sphere.plot import circle_axes, points_on_sphere, sphere_axes
@@ -74,7 +76,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         ax1.plot(tr.t, E, color=style.COLORS["exact"])
         style.label(ax1, x="time $t$", y="energy $E$", title=f"{args.normalization}, sign {args.sign:+d}, N = {args.n}")
         style.save(fig, args.plot)
-        print(f"wrote {args.plot}")
+        echo(f"wrote {args.plot}")
     return 0
 
 
@@ -82,26 +84,33 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sphere", help="tokens on the sphere: simulate, classify extremal measures",
                        description=__doc__.splitlines()[0], epilog=__doc__.split("Examples\n--------\n", 1)[1],
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ss = p.add_subparsers(dest="sphere_command", required=True)
+    ss = p.add_subparsers(dest="sphere_command", required=True, metavar="ACTION",
+                          help="classify or simulate (`gaussflow sphere ACTION --help`)")
     for name, func, hlp in (("classify", run_classify, "certified minimizer and maximizer of E for D"),
                             ("simulate", run_simulate, "particles of the gradient case QᵀK = V = D")):
         q = ss.add_parser(name, help=hlp, description=hlp)
         g = q.add_mutually_exclusive_group(required=True)
-        g.add_argument("--D", nargs="+", type=float, help="diagonal of D")
-        g.add_argument("--matrix", help="D as a JSON list of lists (symmetric)")
-        q.add_argument("--beta", type=float, default=1.0)
+        g.add_argument("--D", nargs="+", type=float, help="diagonal of D = QᵀK = V (d numbers)")
+        g.add_argument("--matrix", help="D as a JSON list of lists (symmetric d × d)")
+        q.add_argument("--beta", type=float, default=1.0, help="inverse temperature β > 0 (default: %(default)s)")
         if name == "classify":
             q.add_argument("--grid", type=int, default=None, help="QP grid size (default 720 on S¹, 1500 on S²)")
         if name == "simulate":
-            q.add_argument("--n", type=int, default=100, help="number of particles")
-            q.add_argument("--t", type=float, default=10.0, help="final time")
-            q.add_argument("--dt", type=float, default=0.05, help="time step")
-            q.add_argument("--sign", type=int, choices=(1, -1), default=1, help="+1 ascent, -1 descent of E")
-            q.add_argument("--normalization", choices=("softmax", "none"), default="none")
-            q.add_argument("--method", choices=("rkmk4", "euler"), default="rkmk4")
-            q.add_argument("--seed", type=int, default=0)
-            q.add_argument("--plot", help="write a PNG of the final particles and E(t)")
-            q.add_argument("--save", help="save the trajectory (.npz)")
+            q.add_argument("--n", type=int, default=100, help="number of particles (default: %(default)s)")
+            q.add_argument("--t", type=float, default=10.0,
+                           help="final time, in the model's time units (default: %(default)s)")
+            q.add_argument("--dt", type=float, default=0.05, help="time step (default: %(default)s)")
+            q.add_argument("--sign", type=int, choices=(1, -1), default=1,
+                           help="+1 ascent, -1 descent of the energy E (default: %(default)s)")
+            q.add_argument("--normalization", choices=("softmax", "none"), default="none",
+                           help="softmax-normalized or unnormalized attention (default: %(default)s)")
+            q.add_argument("--method", choices=("rkmk4", "euler"), default="rkmk4",
+                           help="integrator: Runge–Kutta–Munthe-Kaas of order 4, or explicit Euler + "
+                                "renormalization (default: %(default)s)")
+            q.add_argument("--seed", type=int, default=0,
+                           help="seed of the uniform initial particles (default: %(default)s)")
+            q.add_argument("--plot", metavar="PNG", help="write a PNG of the final particles and E(t)")
+            q.add_argument("--save", metavar="NPZ", help="save the trajectory (.npz)")
         q.set_defaults(func=func)
 
 

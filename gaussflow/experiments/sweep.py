@@ -61,6 +61,7 @@ from .._io import (
     read_npz,
     write_atomic,
 )
+from .._progress import echo, progress_bar
 
 #: identifies the checkpoint layout
 FORMAT = "gaussflow.experiments.sweep/2"
@@ -197,6 +198,8 @@ def sweep(
         supported: one file per point is what makes every write atomic and independent.)
     progress : callable, optional
         ``progress(done, total)`` after each point finishes (loaded points count as done at the start).
+        Without it, a bar on stderr (:mod:`gaussflow._progress`) when stderr is a terminal and not under
+        ``--quiet``; the results arrive here, in the calling process, so workers never draw.
 
     Returns
     -------
@@ -229,12 +232,22 @@ def sweep(
             f = ckpt / f"{k}.npz"
             if f.exists():
                 results[i], done[i] = _load(f, k, fingerprint), True
-    n_done = sum(done)
-    if progress is not None:
-        progress(n_done, n)
     todo = [i for i in range(n) if not done[i]]
+    with progress_bar(n, "sweep", None if progress is None else False) as bar:
+        report = progress if progress is not None else (lambda k, _n: bar.set(k))
+        _run(fn, points, keys, todo, results, done, executor, ckpt, fingerprint, report)
+    return results
+
+
+def _run(fn: Callable[[Any], Any], points: list[Any], keys: list[str], todo: list[int], results: list[Any],
+         done: list[bool], executor: Executor | None, ckpt: Path | None, fingerprint: dict[str, str],
+         progress: Callable[[int, int], None]) -> None:
+    """The computing half of :func:`sweep`: submit the missing points, store and report each result."""
+    n = len(points)
+    n_done = sum(done)
+    progress(n_done, n)
     if not todo:
-        return results
+        return
 
     own = executor is None
     ex = ProcessPoolExecutor(max_workers=os.cpu_count() or 1) if own else executor
@@ -256,14 +269,12 @@ def sweep(
                 if keys[j] == keys[i] and not done[j]:
                     results[j], done[j] = res, True
                     n_done += 1
-            if progress is not None:
-                progress(n_done, n)
+            progress(n_done, n)
     finally:
         for fut in futures:
             fut.cancel()
         if own:
             ex.shutdown(wait=True, cancel_futures=True)
-    return results
 
 
 def _open_checkpoint(path: Path, keys: list[str], fingerprint: dict[str, str]) -> Path:
@@ -347,6 +358,8 @@ def _cmd_sweep(args: Any) -> int:
     out = out_dir("out", args.out)
     summary = out / "sweep.json"
     check_writable([summary], args.force, hint="pass --force (finished points are reused)")
+    echo(f"sweep: {len(points)} solve() points of {spec['variant']} on {args.workers} worker processes; "
+         f"checkpoint {out / 'checkpoint'}, summary {summary}")
     with ProcessPoolExecutor(max_workers=args.workers) as ex:
         results = sweep(solve_point, points, executor=ex, checkpoint=out / "checkpoint")
     rows = [{"point": {k: p[k] for k in ("params",)}, **r} for p, r in zip(points, results, strict=True)]
@@ -355,7 +368,7 @@ def _cmd_sweep(args: Any) -> int:
     for r in results:
         counts[str(r["regime"])] = counts.get(str(r["regime"]), 0) + 1
     print(f"{len(points)} points: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    print(f"wrote {summary}")
+    echo(f"wrote {summary}")
     return 0
 
 
@@ -374,8 +387,9 @@ def add_parser(sub: Any) -> None:
                "  [grid]            # parameter name -> values (Cartesian product)\n  beta = [0.25, 0.5, 1.0]",
     )
     p.add_argument("spec", help="TOML or JSON sweep specification")
-    p.add_argument("--out", required=True, help="output directory (sweep.json + checkpoint/)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (sweep.json + checkpoint/)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="worker processes solving points in parallel (default: the CPU count, %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite sweep.json")
     p.set_defaults(func=_cmd_sweep)
 

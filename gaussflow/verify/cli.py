@@ -12,6 +12,7 @@ import numpy as np
 from .._checks import check_cov, check_mean
 from .._cli import add_layer_arguments, layer_arguments, subcommand
 from .._io import check_writable
+from .._progress import echo
 from ..attention import Attention, attention
 from ..gaussian import Gaussian
 from .core import pos_int, verify
@@ -67,6 +68,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             raise ValueError(f"`--t-end` must be > 0; got {t_end!r}")
         t_eval = np.linspace(0.0, t_end, steps + 1)
     n = _EXAMPLES[args.variant][2] if args.n is None else args.n
+    study = f"; convergence study over n = {' '.join(map(str, args.ns))}" if args.ns else ""
+    outs = [p for p in (args.plot, args.json) if p]
+    echo(f"verify {args.variant}: {n} particles (seed {args.seed}) against the closure on t in [0, {t_eval[-1]:g}] "
+         f"({t_eval.size - 1} intervals){study}" + (f"; writing {' and '.join(outs)}" if outs else ""))
     rep = verify(attn, law0, t_eval, n=n, seed=args.seed, ns=args.ns, repeats=args.repeats, chunk=args.chunk)
     print(rep.summary())
     if args.plot:
@@ -76,11 +81,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         fig = rep.plot()
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.plot, dpi=300)
-        print(f"wrote {args.plot}")
+        echo(f"wrote {args.plot}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(rep.to_dict(), indent=1))
-        print(f"wrote {args.json}")
+        echo(f"wrote {args.json}")
     return 0
 
 
@@ -96,14 +101,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("variant", choices=sorted(_EXAMPLES), help="attention variant")
     add_layer_arguments(p, pairs=False, A_help="score matrix A as JSON (bilinear variants; multihead: (H, d, d))")
-    p.add_argument("--t-end", type=float, help="final time (default: the example's)")
-    p.add_argument("--steps", type=int, help=f"sampling intervals (default {_STEPS})")
-    p.add_argument("--n", type=int, help="particles (default per variant: 4000; sigmoid 2000, sinkhorn 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    p.add_argument("--ns", type=int, nargs="+", help="convergence study over these particle numbers")
-    p.add_argument("--repeats", type=int, default=3, help="seeds per n in the convergence study (default 3)")
-    p.add_argument("--chunk", type=int, help="block size of the particle kernels")
-    p.add_argument("--plot", help="write the figure to this PNG/PDF file")
-    p.add_argument("--json", help="write the report as JSON to this file")
+    p.add_argument("--t-end", type=float,
+                   help="final time, in the model's time units (default: the example's, 1; sigmoid 2)")
+    p.add_argument("--steps", type=int, help=f"sampling intervals of [0, t-end] (default {_STEPS})")
+    p.add_argument("--n", type=int, help="particles of the main run (default per variant: 4000; sigmoid 2000, "
+                                          "sinkhorn 1000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial particles (default: %(default)s)")
+    p.add_argument("--ns", type=int, nargs="+", metavar="N",
+                   help="convergence study over these particle numbers (default: none)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="seeds at the largest n of the convergence study (default: %(default)s)")
+    p.add_argument("--chunk", type=int,
+                   help="block size of the particle kernels, in particles (default: min(n, 1024))")
+    p.add_argument("--plot", metavar="FILE", help="write the figure to this PNG/PDF file")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON to this file")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(func=_cmd_verify)

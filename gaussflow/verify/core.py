@@ -10,6 +10,7 @@ import numpy as np
 
 from .._checks import as_array, check_cov, check_mean
 from .._io import jsonable
+from .._progress import ProgressBar, progress_bar, resolve
 from ..attention import Attention
 from ..gaussian import Gaussian
 from .metrics import REPEATS_MAX, ClosureRHS, bw_unchecked, relative_errors, sampling_scale
@@ -41,11 +42,35 @@ def pos_int(name: str, value: Any, low: int = 1) -> int:
 
 
 def compare(attn: Attention, X0: np.ndarray, t: np.ndarray, rhs: ClosureRHS | None, chunk: int | None,
-             method: str, dt: float | None, stats: bool) -> tuple[ParticleRun, ClosureRun, int]:
+             method: str, dt: float | None, stats: bool, progress: bool = False
+             ) -> tuple[ParticleRun, ClosureRun, int]:
     m0, C0 = empirical(X0)
-    pr = particle_run(attn, X0, t, chunk, method, dt, stats)
+    pr = particle_run(attn, X0, t, chunk, method, dt, stats, progress)
     cr = closure_run(attn, m0, C0, t, rhs)
     return pr, cr, min(pr.t.size, cr.t.size)
+
+
+def _convergence(attn: Attention, g: Gaussian, t: np.ndarray, ns: list[int], reps: list[int], seed: int,
+                 rhs: ClosureRHS | None, chunk: int | None, method: str, dt: float | None, bar: ProgressBar
+                 ) -> ConvergenceStudy:
+    """The convergence study of :func:`verify`: ``reps[a]`` seeds at ``ns[a]`` particles, one bar stage per run."""
+    inner = bar.enabled or bar.parent is not None
+    samples = np.full((len(ns), max(reps)), np.nan)
+    for a, k in enumerate(ns):
+        for r in range(reps[a]):
+            with bar.stage(f"n = {k}, seed {seed + r}"):
+                p, c, Tk = compare(attn, g.sample(k, seed + r), t, rhs, chunk, method, dt, stats=False,
+                                   progress=inner)
+            if Tk == t.size:
+                samples[a, r] = relative_errors(p.mean[-1], p.cov[-1], c.mean[-1], c.cov[-1])[1]
+    errors = np.array([math.sqrt(float(np.mean(row[np.isfinite(row)] ** 2))) if np.any(np.isfinite(row))
+                       else math.nan for row in samples])
+    good = np.isfinite(errors) & (errors > 0)
+    if np.count_nonzero(good) >= 2:
+        slope, icpt = np.polyfit(np.log(np.asarray(ns, float)[good]), np.log(errors[good]), 1)
+    else:
+        slope = icpt = math.nan
+    return ConvergenceStudy(np.asarray(ns, dtype=float), errors, samples, float(slope), float(icpt), float(t[-1]))
 
 
 def verify(
@@ -62,6 +87,7 @@ def verify(
     dt: float | None = None,
     closure_rhs: ClosureRHS | None = None,
     degree: int | None = None,
+    progress: bool | None = None,
 ) -> VerificationReport:
     """Compare the Gaussian closure with the interacting-particle system.
 
@@ -100,6 +126,10 @@ def verify(
         Moment closure to compare against (e.g. another projection closure).
     degree : int, optional
         Gauss–Hermite nodes per axis of the built-in projection closure (default :func:`gh_degree`).
+    progress : bool, optional
+        One bar on stderr over the particle runs (the main run, then every run of the convergence study),
+        moved within a run by its time stepping. Default: only when stderr is a terminal (and not under
+        ``--quiet``).
 
     Returns
     -------
@@ -125,6 +155,7 @@ def verify(
     n = pos_int("n", n, 2)
     seed = pos_int("seed", seed, 0)
     repeats = pos_int("repeats", repeats, 1)
+    resolve(progress)
     if closure_rhs is not None and not callable(closure_rhs):
         raise ValueError(f"`closure_rhs` must be callable (alpha, Sigma) -> (alpha_dot, Sigma_dot); "
                          f"got {closure_rhs!r}")
@@ -149,7 +180,12 @@ def verify(
         raise ValueError(f"`law0.cov` (trace {float(np.trace(g.cov)):.3g}) is below the float resolution at the mean "
                          f"(|mean| = {float(np.linalg.norm(g.mean)):.3g}): the {n} sampled particles coincide, so "
                          "there is no covariance to compare")
-    pr, cr, T = compare(attn, X0, t, rhs, chunk, method, dt, stats=True)
+    reps = [min(REPEATS_MAX, max(repeats, round(repeats * ns_arr[-1] / k))) for k in ns_arr] if ns_arr else []
+    with progress_bar(1 + sum(reps), f"verify {attn.name}", progress) as bar:
+        inner = bar.enabled or bar.parent is not None
+        with bar.stage(f"n = {n}"):
+            pr, cr, T = compare(attn, X0, t, rhs, chunk, method, dt, stats=True, progress=inner)
+        conv = None if ns_arr is None else _convergence(attn, g, t, ns_arr, reps, seed, rhs, chunk, method, dt, bar)
     bw = np.empty(T)
     em = np.empty(T)
     ec = np.empty(T)
@@ -157,26 +193,6 @@ def verify(
         bw[i] = bw_unchecked(pr.mean[i], pr.cov[i], cr.mean[i], cr.cov[i])
         em[i], ec[i] = relative_errors(pr.mean[i], pr.cov[i], cr.mean[i], cr.cov[i])
     mar = pr.mardia[:T]
-
-    conv = None
-    if ns_arr is not None:
-        reps = [min(REPEATS_MAX, max(repeats, round(repeats * ns_arr[-1] / k))) for k in ns_arr]
-        samples = np.full((len(ns_arr), max(reps)), np.nan)
-        t_final = float(t[-1])
-        for a, k in enumerate(ns_arr):
-            for r in range(reps[a]):
-                Xk = g.sample(k, seed + r)
-                p, c, Tk = compare(attn, Xk, t, rhs, chunk, method, dt, stats=False)
-                if Tk == t.size:
-                    samples[a, r] = relative_errors(p.mean[-1], p.cov[-1], c.mean[-1], c.cov[-1])[1]
-        errors = np.array([math.sqrt(float(np.mean(row[np.isfinite(row)] ** 2))) if np.any(np.isfinite(row))
-                           else math.nan for row in samples])
-        good = np.isfinite(errors) & (errors > 0)
-        if np.count_nonzero(good) >= 2:
-            slope, icpt = np.polyfit(np.log(np.asarray(ns_arr, float)[good]), np.log(errors[good]), 1)
-        else:
-            slope = icpt = math.nan
-        conv = ConvergenceStudy(np.asarray(ns_arr, dtype=float), errors, samples, float(slope), float(icpt), t_final)
 
     msg = f"particles: {pr.message}; closure: {cr.message}"
     if T < t.size:

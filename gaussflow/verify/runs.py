@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from .._progress import progress_bar
 from ..attention import Attention
 from ..gaussian import Gaussian
 from ..particles.engine import simulate_particles
@@ -146,8 +147,11 @@ class ParticleRun:
 
 
 def particle_run(attn: Attention, X0: np.ndarray, t: np.ndarray, chunk: int | None, method: str, dt: float | None,
-               stats: bool) -> ParticleRun:
+               stats: bool, progress: bool = False) -> ParticleRun:
     """Run the particles; with ``stats`` also Mardia's statistics at every time.
+
+    ``progress`` is passed to :func:`~gaussflow.particles.simulate_particles` (inside the bar of
+    :func:`~gaussflow.verify.verify` the runs move that bar; the segmented run advances it per segment).
 
     n ≤ KEEP_ALL_MAX_N: one run with keep="all". Larger n: one run per sampling interval, continuing from
     the previous endpoint, so only the current cloud is held (RK4 takes the same steps as a single run
@@ -156,7 +160,7 @@ def particle_run(attn: Attention, X0: np.ndarray, t: np.ndarray, chunk: int | No
     n = X0.shape[0]
     if dt is None and t.size > 1:
         dt = min(float(np.min(np.diff(t))), float(t[-1] - t[0]) / 20)
-    kw: dict[str, Any] = {"method": method, "dt": dt, "chunk": chunk, "progress": False}
+    kw: dict[str, Any] = {"method": method, "dt": dt, "chunk": chunk, "progress": progress}
     if not stats:
         p = simulate_particles(attn, X0, t, keep="moments", **kw)
         return ParticleRun(p.t, np.asarray(p.mean), np.asarray(p.cov), [], p.status, p.message)
@@ -172,15 +176,17 @@ def particle_run(attn: Attention, X0: np.ndarray, t: np.ndarray, chunk: int | No
     covs.append(0.5 * ((Z.T @ Z) / n + ((Z.T @ Z) / n).T))
     mar.append(mardia_unchecked(X))
     status, message = "ok", f"reached t = {t[-1]:g} in {t.size - 1} segments"
-    for k in range(t.size - 1):
-        p = simulate_particles(attn, X, t[k:k + 2], keep="all", **kw)
-        if p.status != "ok" or p.X is None or p.t.size < 2:
-            status, message = p.status, p.message
-            break
-        X = np.asarray(p.X[-1])
-        means.append(np.asarray(p.mean[-1]))
-        covs.append(np.asarray(p.cov[-1]))
-        mar.append(mardia_unchecked(X))
+    with progress_bar(t.size - 1, "particles", progress) as bar:
+        for k in range(t.size - 1):
+            with bar.stage(f"segment {k + 1}/{t.size - 1}"):
+                p = simulate_particles(attn, X, t[k:k + 2], keep="all", **kw)
+            if p.status != "ok" or p.X is None or p.t.size < 2:
+                status, message = p.status, p.message
+                break
+            X = np.asarray(p.X[-1])
+            means.append(np.asarray(p.mean[-1]))
+            covs.append(np.asarray(p.cov[-1]))
+            mar.append(mardia_unchecked(X))
     T = len(means)
     return ParticleRun(t[:T], np.array(means), np.array(covs), mar, status, message)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import check_writable, jsonable, save_npz, write_atomic
+from ..._progress import echo, logger, progress_bar
 from . import figures, runs
 from .report import report
 
@@ -94,8 +95,15 @@ def _curves(res: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def reproduce_alcalde2026(out: str | Path = "figures", size: str = "default", force: bool = False,
-                          log: Any = print, command: str = "gaussflow reproduce alcalde2026") -> dict[str, Any]:
-    """Run everything at ``size`` ("quick", "default", "full"); write figures/alcalde2026_*; return the summary."""
+                          log: Any = None, command: str = "gaussflow reproduce alcalde2026",
+                          progress: bool | None = None) -> dict[str, Any]:
+    """Run everything at ``size`` ("quick", "default", "full"); write figures/alcalde2026_*; return the summary.
+
+    ``log(line)`` gets one line per finished part (default :func:`gaussflow._progress.echo`: stdout, silent
+    under ``--quiet``); ``progress``: a bar on stderr over the five parts and the figures (default: when stderr
+    is a terminal).
+    """
+    log = logger(log)
     if size not in runs.SIZES:
         raise ValueError(f"`size` must be one of {sorted(runs.SIZES)}; got {size!r}")
     outp = Path(out)
@@ -104,20 +112,24 @@ def reproduce_alcalde2026(out: str | Path = "figures", size: str = "default", fo
     S = runs.SIZES[size]
     res: dict[str, Any] = {}
     seconds: dict[str, float] = {}
-    for key, job in (("concentration", runs.concentration), ("particles", runs.particles_vs_mean_field),
-                     ("terminal_cube", runs.terminal_cube), ("terminal_disk", runs.terminal_disk),
-                     ("gaussian", runs.gaussian_section)):
+    parts = (("concentration", runs.concentration), ("particles", runs.particles_vs_mean_field),
+             ("terminal_cube", runs.terminal_cube), ("terminal_disk", runs.terminal_disk),
+             ("gaussian", runs.gaussian_section))
+    with progress_bar(len(parts) + 1, "alcalde2026", progress) as bar:
+        for key, job in parts:
+            t0 = time.perf_counter()
+            with bar.stage(key):
+                res[key] = job(S)
+            seconds[key] = round(time.perf_counter() - t0, 2)
+            log(f"alcalde2026: {key} done in {seconds[key]:.1f} s")
         t0 = time.perf_counter()
-        res[key] = job(S)
-        seconds[key] = round(time.perf_counter() - t0, 2)
-        log(f"alcalde2026: {key} done in {seconds[key]:.1f} s")
-    t0 = time.perf_counter()
-    figures.concentration(res["concentration"], outp)
-    figures.floors(res["concentration"], outp)
-    figures.particles(res["particles"], outp)
-    figures.terminal(res["terminal_cube"], res["terminal_disk"], outp)
-    figures.gaussian(res["gaussian"], res["concentration"], outp)
-    seconds["figures"] = round(time.perf_counter() - t0, 2)
+        with bar.stage("figures"):
+            figures.concentration(res["concentration"], outp)
+            figures.floors(res["concentration"], outp)
+            figures.particles(res["particles"], outp)
+            figures.terminal(res["terminal_cube"], res["terminal_disk"], outp)
+            figures.gaussian(res["gaussian"], res["concentration"], outp)
+        seconds["figures"] = round(time.perf_counter() - t0, 2)
     summ = summary(res, size, seconds, command)
     write_atomic(outp / "alcalde2026_summary.json", lambda fh: fh.write(json.dumps(jsonable(summ), indent=1)), mode="w")
     write_atomic(outp / "alcalde2026_report.md", lambda fh: fh.write(report(summ)), mode="w")
@@ -128,8 +140,11 @@ def reproduce_alcalde2026(out: str | Path = "figures", size: str = "default", fo
 def main(args: argparse.Namespace) -> int:
     size = "quick" if getattr(args, "quick", False) else "full" if getattr(args, "full", False) else "default"
     flag = {"quick": " --quick", "full": " --full", "default": ""}[size]
+    echo(f"reproduce alcalde2026: size {size}; writing into {args.out}")
     reproduce_alcalde2026(args.out, size=size, force=args.force,
                           command=f"gaussflow reproduce alcalde2026 --out {args.out}{flag}")
+    for name in OUTPUTS:
+        echo(f"wrote {Path(args.out) / f'alcalde2026_{name}'}")
     return 0
 
 

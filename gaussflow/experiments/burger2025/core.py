@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import jsonable, write_atomic
+from ..._progress import echo, logger, progress_bar
 from . import figures, runs
 from .closure_check import closure_check
 from .report import report
@@ -19,13 +20,18 @@ FIGURES = ("1", "2", "3", "4", "5", "6", "7", "closure")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--only", nargs="+", choices=FIGURES, default=list(FIGURES),
-                        help="figures to run (default: all)")
+    parser.add_argument("--only", nargs="+", choices=FIGURES, metavar="FIG",
+                        help=f"figures to run, among {' '.join(FIGURES)} (default: all)")
 
 
 def reproduce_burger2025(out: str | Path = "figures", size: str = "default", only: tuple[str, ...] = FIGURES,
-                         force: bool = False, log: Any = print) -> dict[str, Any]:
-    """Run the selected figures at ``size`` ("quick", "default", "full"), write outputs, return the results."""
+                         force: bool = False, log: Any = None, progress: bool | None = None) -> dict[str, Any]:
+    """Run the selected figures at ``size`` ("quick", "default", "full"), write outputs, return the results.
+
+    ``log(line)`` gets one line per finished figure (default :func:`gaussflow._progress.echo`: stdout, silent
+    under ``--quiet``); ``progress``: a bar on stderr over the figures (default: when stderr is a terminal).
+    """
+    log = logger(log)
     if size not in runs.SIZES:
         raise ValueError(f"`size` must be one of {sorted(runs.SIZES)}; got {size!r}")
     outp = Path(out)
@@ -44,12 +50,15 @@ def reproduce_burger2025(out: str | Path = "figures", size: str = "default", onl
                                                 {"N": 600, "fb_grid": 3000} if size == "full" else {"N": 300}))}
     plots = {"1": figures.figure1, "2": figures.figure2, "3": figures.figure3, "4": figures.figure4,
              "5": figures.figure5, "6": figures.figure6, "7": figures.figure7, "closure": figures.closure_figure}
-    for key in only:
-        t0 = time.time()
-        res[key] = jobs[key]()
-        plots[key](res[key], outp)
-        timing[key] = round(time.time() - t0, 2)
-        log(f"burger2025: figure {key} done in {timing[key]:.1f} s")
+    with progress_bar(len(only), "burger2025", progress) as bar:
+        for key in only:
+            t0 = time.time()
+            with bar.stage(f"figure {key}"):
+                res[key] = jobs[key]()
+                written = plots[key](res[key], outp)
+            timing[key] = round(time.time() - t0, 2)
+            log(f"burger2025: figure {key} done in {timing[key]:.1f} s; wrote "
+                + ", ".join(map(str, written if isinstance(written, list) else [written])))
     summ = summary(res, size, timing)
     write_atomic(summary_path, lambda fh: fh.write(json.dumps(jsonable(summ), indent=1)), mode="w")
     write_atomic(outp / "burger2025_report.md", lambda fh: fh.write(report(summ)), mode="w")
@@ -107,10 +116,14 @@ def summary(res: dict[str, Any], size: str, timing: dict[str, float]) -> dict[st
 
 def main(args: argparse.Namespace) -> int:
     size = "quick" if getattr(args, "quick", False) else "full" if getattr(args, "full", False) else "default"
+    only = tuple(args.only or FIGURES)
+    echo(f"reproduce burger2025: figures {' '.join(only)} at size {size}; writing into {args.out}")
     try:
-        reproduce_burger2025(args.out, size, tuple(args.only), force=args.force)
+        reproduce_burger2025(args.out, size, only, force=args.force)
     except FileExistsError as exc:
         raise ValueError(str(exc)) from None
+    echo(f"wrote {Path(args.out) / 'burger2025_summary.json'}")
+    echo(f"wrote {Path(args.out) / 'burger2025_report.md'}")
     return 0
 
 

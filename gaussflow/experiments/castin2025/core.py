@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import check_writable
+from ..._progress import ProgressBar, echo, progress_bar, resolve
 from . import cache as cell_cache
 from .euler import euler_sigma
 from .exact import Pool
@@ -123,6 +124,7 @@ def reproduce_castin2025(
     workers: int | None = None,
     rank_cells: Sequence[str] | None = None,
     full: bool = False,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Run the Gaussian experiments of Castin et al. (2025) with the authors' Euler scheme and/or exactly.
 
@@ -149,6 +151,11 @@ def reproduce_castin2025(
         Compute every rank cell. Otherwise the two slowest cells (:data:`.cache.SLOW_CELLS`) are read from
         ``castin2025_cells.json`` in ``out_dir`` when it holds them with the same settings (a previous full
         run wrote it; the report says which cells were read); computed slow cells are written there.
+    progress : bool, optional
+        A bar on stderr over the stages (each experiment's Euler grid, each collected exact grid, each rank
+        cell), drawn by this process as the workers' results arrive (workers never draw). Default: only when
+        stderr is a terminal and not under ``--quiet``; the stage lines go through
+        :func:`gaussflow._progress.echo` (silent under ``--quiet``).
 
     Returns
     -------
@@ -181,7 +188,17 @@ def reproduce_castin2025(
     out.mkdir(parents=True, exist_ok=True)
     schemes = {"euler", "exact"} if scheme == "both" else {scheme}
     cap = QUICK_MAX_ITER if quick else None
+    resolve(progress)
     pool = Pool(workers)
+    cells = [c for c in CELL_COST_ORDER if rank_cells is None or c in rank_cells] if "ranks" in keys else []
+    stages = 2 * sum(k != "ranks" for k in keys) + len(cells)
+    with progress_bar(stages, "castin2025", progress) as bar:
+        return _reproduce(out, keys, scheme, schemes, quick, full, cells, cap, pool, files, t_start, bar)
+
+
+def _reproduce(out: Path, keys: list[str], scheme: str, schemes: set[str], quick: bool, full: bool, cells: list[str],
+               cap: int | None, pool: Pool, files: list[Path], t_start: float, bar: ProgressBar) -> dict[str, Any]:
+    """The body of :func:`reproduce_castin2025`, one ``bar`` stage per Euler grid, exact grid and rank cell."""
     summary: dict[str, Any] = {}
     report = ["# Castin et al. (2025), arXiv:2501.18322 — Euler (authors' scheme) vs exact",
               "", f"scheme = {scheme}, quick = {quick}. Euler = Σ-only explicit Euler + PSD projection (eigenvalues "
@@ -191,7 +208,6 @@ def reproduce_castin2025(
     try:
         # the rank cells (the longest tasks, slowest first) go to the workers first, then every exact grid
         # run; the Euler grids run here meanwhile
-        cells = [c for c in CELL_COST_ORDER if rank_cells is None or c in rank_cells] if "ranks" in keys else []
         samples = QUICK_SAMPLES if quick else RANK_SAMPLES
         cached = {} if (full or quick) else cell_cache.load(out, [c for c in cells if c in cell_cache.SLOW_CELLS],
                                                              samples, sorted(schemes))
@@ -216,21 +232,23 @@ def reproduce_castin2025(
         eulers: dict[str, list[Any]] = {}
         for key, (exp, _n, S0, pending) in prepared.items():
             t0 = time.perf_counter()
-            eulers[key] = [euler_sigma(r.variant, r.params, S0, step=r.step, tol=r.tol, tol_high=r.tol_high,
-                                       max_iter=r.max_iter) if "euler" in schemes else None for r, _ in pending]
-            print(f"  ({key}) {exp.title}: Euler for {len(pending)} variants × {len(S0)} Σ₀ in "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            with bar.stage(f"({key}) Euler grid"):
+                eulers[key] = [euler_sigma(r.variant, r.params, S0, step=r.step, tol=r.tol, tol_high=r.tol_high,
+                                           max_iter=r.max_iter) if "euler" in schemes else None for r, _ in pending]
+            echo(f"  ({key}) {exp.title}: Euler for {len(pending)} variants × {len(S0)} Σ₀ in "
+                 f"{time.perf_counter() - t0:.1f} s")
         for key in keys:
             t0 = time.perf_counter()
             if key == "ranks":
-                print(f"  ranks: {len(cells)} cells (softmax / L2, V = I / random, d = 3, 4, 5)", flush=True)
+                echo(f"  ranks: {len(cells)} cells (softmax / L2, V = I / random, d = 3, 4, 5)")
                 res_r: dict[str, Any] = {}
                 for c in RANK_CELLS:
                     if c in cell_jobs:
-                        res_r[c] = cell_jobs[c]()
+                        with bar.stage(f"rank cell {c}"):
+                            res_r[c] = cell_jobs[c]()
                         work = sum(res_r[c].get(s_, {}).get("seconds", 0.0) for s_ in ("euler", "exact"))
                         how = f"read from {cell_cache.CACHE_NAME}" if c in cached else f"{work:.1f} s in a worker"
-                        print(f"    {c}: done ({how})", flush=True)
+                        echo(f"    {c}: done ({how})")
                 if not quick and any(c in cell_cache.SLOW_CELLS and c not in cached for c in res_r):
                     files.append(cell_cache.save(out, res_r, samples, sorted(schemes)))
                 if not quick:
@@ -251,10 +269,11 @@ def reproduce_castin2025(
                                "`gaussflow reproduce castin2025 --full`, same settings); `--full` recomputes them.", ""]
                 continue
             exp, n, S0, pending = prepared[key]
-            results = [(r, eu, get() if get is not None else None)
-                       for (r, get), eu in zip(pending, eulers[key], strict=True)]
-            print(f"  ({key}) exact runs collected", flush=True)
-            figure_grid(exp, S0, results, out / f"castin2025_{key}.png", n)
+            with bar.stage(f"({key}) exact grid"):
+                results = [(r, eu, get() if get is not None else None)
+                           for (r, get), eu in zip(pending, eulers[key], strict=True)]
+                echo(f"  ({key}) exact runs collected")
+                figure_grid(exp, S0, results, out / f"castin2025_{key}.png", n)
             runs_s = []
             for r, eu, ex in results:
                 s = summarize_run(r, S0, eu, ex)
@@ -335,7 +354,12 @@ def _report_ranks(res: dict[str, Any], seconds: float) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``gaussflow reproduce castin2025`` beyond the common ``--out/--force/--quick/--full``."""
-    p.add_argument("--scheme", choices=SCHEMES, default="both", help="euler, exact or both (default)")
+    p.add_argument("--scheme", choices=SCHEMES, default="both",
+                   help="euler: the authors' Σ-only explicit Euler + PSD projection; exact: gaussflow's ODE "
+                        "solve; both: run both and compare them (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the exact runs and the rank cells; 1 runs everything in this process "
+                        "(default: 2, or 1 with --quick)")
     p.add_argument("--only", nargs="+", choices=EXPERIMENT_KEYS, metavar="KEY",
                    help=f"experiments to run, among {' '.join(EXPERIMENT_KEYS)} (default: all)")
     p.add_argument("--cells", nargs="+", choices=RANK_CELLS, metavar="CELL",
@@ -344,11 +368,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run :func:`reproduce_castin2025` with the parsed options; print the files written."""
-    res = reproduce_castin2025(args.out, scheme=args.scheme, experiments=tuple(args.only or EXPERIMENT_KEYS),
-                               quick=args.quick, force=args.force, rank_cells=args.cells, full=args.full)
+    keys = tuple(args.only or EXPERIMENT_KEYS)
+    echo(f"reproduce castin2025: experiments {' '.join(keys)}, scheme {args.scheme}"
+         f"{', quick' if args.quick else ', full' if args.full else ''}; writing into {args.out}")
+    res = reproduce_castin2025(args.out, scheme=args.scheme, experiments=keys, quick=args.quick, force=args.force,
+                               rank_cells=args.cells, full=args.full, workers=args.workers)
     for p in res["files"]:
-        print(f"wrote {p}")
-    print(f"done in {res['elapsed']:.1f} s")
+        echo(f"wrote {p}")
+    echo(f"done in {res['elapsed']:.1f} s")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..._io import check_writable, jsonable
+from ..._progress import echo, progress_bar, resolve
 from ...attention import attention
 from ...models import BertModel, corpus, load_bert
 from ...verify import bures_wasserstein
@@ -36,7 +37,7 @@ def _plain(model: BertModel) -> list:
 
 def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: bool = False, force: bool = False,
                      samples: int | None = None, sentences: int | None = None, seed: int = 0,
-                     model: BertModel | None = None) -> dict[str, Any]:
+                     model: BertModel | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Confront the closures with all-MiniLM-L6-v2 on the shipped corpus.
 
     Parameters
@@ -46,6 +47,7 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
     samples : Monte Carlo samples per Gaussian projection (overrides the run size)
     sentences : use only the first ``sentences`` sentences of the corpus
     model : a loaded model (default: :func:`gaussflow.models.load_bert` on the installed package)
+    progress : a bar on stderr over the stages (default: when stderr is a terminal, not under ``--quiet``)
 
     Returns
     -------
@@ -58,6 +60,7 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
     n = samples if samples is not None else SAMPLES["quick" if quick else "full" if full else "default"]
     if isinstance(n, bool) or not isinstance(n, int) or n < 50:
         raise ValueError(f"`samples` must be an integer ≥ 50; got {n!r}")
+    resolve(progress)
     m = load_bert() if model is None else model
     sents = corpus()
     count = 40 if quick and sentences is None else sentences
@@ -65,14 +68,31 @@ def reproduce_minilm(out: str | Path = "figures", *, quick: bool = False, full: 
         if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= len(sents):
             raise ValueError(f"`sentences` must be an integer in [2, {len(sents)}]; got {count!r}")
         sents = sents[:count]
-    clouds = network_clouds(m, sents)
-    t_net = time.perf_counter() - t0
-    paths = run_paths(m, clouds, n, seed, plain=_plain(m))
-    heads = head_spectra(m, paths.network)
-    checks = attention_check(m, clouds, paths.layers, tokens=100 if quick else 300, seed=seed)
-    ffn = ffn_check(m, clouds, n, seed=seed)
-    ess = gaussian_ess(m, paths.network, n=500 if quick else 2000, seed=seed)
-    t_paths = time.perf_counter() - t0 - t_net
+    with progress_bar(7, "minilm", progress) as bar:
+        with bar.stage(f"network on {len(sents)} sentences"):
+            clouds = network_clouds(m, sents)
+        t_net = time.perf_counter() - t0
+        with bar.stage(f"closure paths ({n} samples)"):
+            paths = run_paths(m, clouds, n, seed, plain=_plain(m))
+        with bar.stage("head spectra"):
+            heads = head_spectra(m, paths.network)
+        with bar.stage("attention check"):
+            checks = attention_check(m, clouds, paths.layers, tokens=100 if quick else 300, seed=seed)
+        with bar.stage("feed-forward check"):
+            ffn = ffn_check(m, clouds, n, seed=seed)
+        with bar.stage("Gaussian ESS"):
+            ess = gaussian_ess(m, paths.network, n=500 if quick else 2000, seed=seed)
+        t_paths = time.perf_counter() - t0 - t_net
+        with bar.stage("figures and report"):
+            res = _finish(m, clouds, paths, heads, checks, ffn, ess, sents, n, seed, quick, od, files, t0, t_net,
+                          t_paths)
+    return res
+
+
+def _finish(m: BertModel, clouds: Any, paths: Any, heads: dict[str, np.ndarray], checks: Any, ffn: Any,
+            ess: np.ndarray, sents: list[str], n: int, seed: int, quick: bool, od: Path, files: list[Path],
+            t0: float, t_net: float, t_paths: float) -> dict[str, Any]:
+    """Tables, figures, report and summary JSON of :func:`reproduce_minilm` from its computed parts."""
     rows = []
     for li, X in enumerate(clouds.states):
         ref = paths.network[li]
@@ -123,16 +143,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"Monte Carlo samples per Gaussian projection (default {SAMPLES['default']}, "
                         f"--quick {SAMPLES['quick']}, --full {SAMPLES['full']})")
     p.add_argument("--sentences", type=int, default=None, help="use the first N corpus sentences (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo projections (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo projections (default: %(default)s)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Run :func:`reproduce_minilm` with the parsed options; print the files written."""
+    echo(f"reproduce minilm: all-MiniLM-L6-v2 on the shipped corpus"
+         f"{', quick' if args.quick else ', full' if args.full else ''}; writing into {args.out}")
     res = reproduce_minilm(args.out, quick=args.quick, full=args.full, force=args.force, samples=args.samples,
                            sentences=args.sentences, seed=args.seed)
     for p in res["files"]:
-        print(f"wrote {p}")
-    print(f"done in {res['elapsed']:.1f} s")
+        echo(f"wrote {p}")
+    echo(f"done in {res['elapsed']:.1f} s")
     return 0 if math.isfinite(res["elapsed"]) else 1
 
 
