@@ -45,6 +45,7 @@ import sympy as sp
 from scipy.integrate import solve_ivp
 
 from ._checks import as_array, check_positive
+from ._tabular import Tabular, columns
 from .attention import Attention
 from .closures.masked import MaskedClosure, MaskedPerPosition, group_weights, masked_closure
 from .gaussian import Gaussian
@@ -168,8 +169,11 @@ def masked_reduction_proved() -> bool:
 
 
 @dataclass(frozen=True)
-class MaskedTrajectory:
+class MaskedTrajectory(Tabular):
     """Per-group Gaussian moments of the masked closure.
+
+    ``to_dict()`` holds the attributes below as plain lists; ``to_dataframe()`` has one row per time and
+    group: columns ``t``, ``group``, ``alpha_i``, ``Sigma_i_j`` (:mod:`gaussflow.results`).
 
     Attributes
     ----------
@@ -198,6 +202,11 @@ class MaskedTrajectory:
     def law(self, p: int, i: int = -1) -> Gaussian:
         """N(α_p(t_i), Σ_p(t_i))."""
         return Gaussian(self.mean[i, p], self.cov[i, p])
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        T, P, d = self.mean.shape
+        return {"t": np.repeat(self.t, P), "group": np.tile(np.arange(P), T),
+                **columns("alpha", self.mean.reshape(T * P, d)), **columns("Sigma", self.cov.reshape(T * P, d, d))}
 
 
 def solve_masked(attn: Attention, laws: Sequence[Gaussian], t_span: Any, t_eval: Any = None, *, refine: int = 1,

@@ -301,7 +301,7 @@ def test_fuzz_verify(data: st.DataObject) -> None:
     if rep is not None:
         for a in (rep.bw, rep.rel_mean_error, rep.rel_cov_error, rep.particle_cov, rep.closure_cov):
             assert np.all(np.isfinite(a)), (rep.message, a)
-        text = rep.verdict()
+        text = rep.verdict
         assert not re.search(r"\b(nan|inf)\b", text), text
 
 

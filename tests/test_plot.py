@@ -265,7 +265,7 @@ def test_verify_plot_labels_and_log_axis_without_the_start_zero():
 
     attn, law0, _ = default_example("softmax")
     rep = verify(attn, law0, np.linspace(0.0, 0.5, 3), n=300, seed=4, dt=0.25)
-    fig = rep.plot()
+    fig = rep.plot()[0].figure
     assert style.audit(fig) == []
     title = fig.get_suptitle()
     assert "A = βKᵀQ" in title and "V = " in title and "Σ₀ = " in title

@@ -185,7 +185,7 @@ def test_verify_softmax_convergence_slope() -> None:
     assert list(cv.ns) == [500, 2000, 8000]
     assert np.all(np.diff(cv.errors) < 0)
     assert cv.slope == pytest.approx(-0.5, abs=0.15)
-    assert "consistent with O(n^-1/2)" in rep.verdict()
+    assert "consistent with O(n^-1/2)" in rep.verdict
 
 
 def test_verify_sigmoid_shows_projection_bias() -> None:
@@ -213,13 +213,13 @@ def test_verify_user_closure_rhs_and_plot() -> None:
     proj = verify(attn, law0, t, n=300, seed=4, dt=0.25, closure_rhs=_projection_rhs(attn))
     assert proj.closure_kind == "user closure_rhs"
     assert np.allclose(proj.closure_cov, exact.closure_cov, rtol=1e-6, atol=1e-9)
-    fig = exact.plot()
-    assert len(fig.axes) == 2
+    axes = exact.plot()
+    assert len(axes) == 2 and len(axes[0].figure.axes) == 2
     conv = verify(attn, law0, t, n=200, seed=0, dt=0.25, ns=(100, 200), repeats=1)
-    fig = conv.plot()
-    assert len(fig.axes) == 3
-    with pytest.raises(ValueError, match="ax"):
-        conv.plot(ax=fig.axes[:2])
+    axes = conv.plot()
+    assert len(axes) == 3 and len(axes[0].figure.axes) == 3
+    with pytest.raises(ValueError, match="`axes` must hold exactly 3"):
+        conv.plot(axes=axes[:2])
 
 
 @pytest.mark.parametrize(
@@ -297,3 +297,52 @@ def test_segmented_run_matches_keep_all(monkeypatch) -> None:
     assert np.allclose(split.particle_cov, whole.particle_cov, rtol=1e-12, atol=1e-14)
     assert np.allclose(split.mardia_b1, whole.mardia_b1, rtol=1e-9, atol=1e-14)
     assert np.allclose(split.mardia_b2, whole.mardia_b2, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- verdicts near a blow-up
+
+
+def _report(closed: bool, kind: str, growth: float, final_error: float, status: str = "ok") -> gf.VerificationReport:
+    """A hand-built report: Σ_c(t) = (1, …, growth)·I in d = 2, rel. cov error rising to ``final_error``."""
+    from gaussflow.verify.report import VerificationReport
+
+    T = 4
+    t = np.linspace(0.0, 1.0, T)
+    scale = np.geomspace(1.0, growth, T)
+    cov = scale[:, None, None] * np.eye(2)
+    z = np.zeros(T)
+    return VerificationReport(
+        variant="any", n=1000, seed=0, t=t, particle_mean=np.zeros((T, 2)), particle_cov=cov,
+        closure_mean=np.zeros((T, 2)), closure_cov=cov, bw=z, rel_mean_error=z,
+        rel_cov_error=np.linspace(0.0, final_error, T), mardia_b1=z, mardia_b2=z + 8.0, mardia_skew_p=z + 0.5,
+        mardia_kurt_p=z + 0.5, closed=closed, closure_kind=kind, sampling_scale=sampling_scale(cov[0], 1000),
+        convergence=None, particle_status=status, closure_status=status, message="", params={})
+
+
+def test_verdict_is_a_property_exact_closure_near_blowup_is_finite_n() -> None:
+    # 0.9 relative error at c/√n ≈ 0.055: far beyond sampling. Exact closure + tr Σ ×20 → finite-n, not bias.
+    rep = _report(True, "exact", 20.0, 0.9)
+    assert isinstance(rep.verdict, str) and rep.near_blowup and rep.exact
+    assert rep.verdict.startswith("closure exact; finite-n effect near blow-up")
+    assert "bias" not in rep.verdict and "bias" not in rep.summary()
+    assert rep.to_dict()["verdict"] == rep.verdict
+    # the same numbers with a projection closure, or without growth, blame a bias
+    assert _report(False, "projection (Gauss–Hermite degree 32)", 20.0, 0.9).verdict.startswith("bias visible")
+    assert _report(True, "user closure_rhs", 20.0, 0.9).verdict.startswith("bias visible")
+    assert _report(True, "exact", 2.0, 0.9).verdict.startswith("bias visible")
+    # a blow-up status counts as near a blow-up even before tr Σ grew ×10
+    assert _report(True, "exact", 2.0, 0.9, status="blowup").verdict.startswith("closure exact; finite-n")
+    # a small error stays a sampling error whatever the growth
+    assert _report(True, "exact", 20.0, 0.05).verdict.startswith("consistent with O(n^-1/2)")
+
+
+def test_verify_exact_softmax_near_its_blowup_is_not_called_a_bias() -> None:
+    # A = ½I, V = I: Σ̇ = Σ², Σ(t) = (C₀⁻¹ − t)⁻¹ from the empirical C₀ ≈ I (T* ≈ 1); at t = 0.97 tr Σ has grown
+    # more than ×10 and the n-particle fluctuations are amplified far beyond c/√n although the closure is exact.
+    attn = gf.attention("softmax", A=0.5 * np.eye(2), V=np.eye(2))
+    rep = verify(attn, gf.Gaussian([0.0, 0.0], np.eye(2)), [0.0, 0.5, 0.97], n=600, seed=0, dt=0.01)
+    C0 = rep.closure_cov[0]
+    truth = np.trace(np.linalg.inv(np.linalg.inv(C0) - 0.97 * np.eye(2))) / np.trace(C0)
+    np.testing.assert_allclose(rep.growth, truth, rtol=1e-6)
+    assert rep.growth > 10.0 and rep.ratio > 3.0
+    assert rep.verdict.startswith("closure exact; finite-n effect near blow-up"), rep.verdict

@@ -8,14 +8,19 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .._tabular import Tabular, columns
 from ..status import STATUSES
 
 # --------------------------------------------------------------------------- result
 
 
 @dataclass(frozen=True, eq=False)
-class BatchResult:
+class BatchResult(Tabular):
     """Outcome of :func:`solve_batch` for B members.
+
+    ``to_dict()`` holds the attributes below as plain lists (NaN → None); ``to_dataframe()`` has one row per
+    member and sample of :meth:`member` (the recorded times before ``t_final``, then ``t_final``): columns
+    ``member``, ``t``, ``status``, ``t_blowup``, ``Sigma_i_j`` and, with a mean, ``alpha_i``.
 
     Attributes
     ----------
@@ -83,6 +88,17 @@ class BatchResult:
     @property
     def d(self) -> int:
         return int(self.Sigma_final.shape[-1])
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        parts = [self.member(i) for i in range(len(self))]
+        idx = np.concatenate([np.full(p.t.size, i) for i, p in enumerate(parts)])
+        cols: dict[str, np.ndarray] = {
+            "member": idx, "t": np.concatenate([p.t for p in parts]), "status": self.status[idx],
+            "t_blowup": self.t_blowup[idx], **columns("Sigma", np.concatenate([p.cov for p in parts])),
+        }
+        if self.mean_final is not None:
+            cols |= columns("alpha", np.concatenate([p.mean for p in parts]))
+        return cols
 
     def member(self, i: int) -> SimpleNamespace:
         """Member ``i`` as a trajectory-like object for :func:`gaussflow.diagnostics.spectrum.classify`.

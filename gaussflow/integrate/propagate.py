@@ -93,7 +93,7 @@ def propagate(
     else:
         params = dict(first.params)
     meta = {
-        "variant": first.name, "params": params,
+        "variant": first.name, "params": params, "exact": bool(first.kind.exact),  # only exact kinds pass above
         "solver": {"method": "residual-layers", "step": h, "layers": L, "blowup_threshold": R,
                    "time_dependent": not isinstance(attn, Attention | Sequence)},
     }

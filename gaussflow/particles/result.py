@@ -61,9 +61,12 @@ class ParticleTrajectory(MomentSeries):
         Settings and diagnostics (JSON types): method, dt, chunk, causal, seed, tolerances,
         Sinkhorn iterations, wall time, ...
     versions : Mapping[str, str]
+
+    ``to_dict()`` / ``to_dataframe()`` (:mod:`gaussflow.results`) leave the positions ``X`` out (use ``.X``).
     """
 
     FORMAT: ClassVar[str] = FORMAT
+    _NOT_IN_DICT: ClassVar[tuple[str, ...]] = ("X",)
     ARRAYS: ClassVar[tuple[str, ...]] = ("t", "mean", "cov", "X")
     ERROR: ClassVar[type[Exception]] = ParticleTrajectoryError
     OK: ClassVar[tuple[str, ...]] = ("ok",)

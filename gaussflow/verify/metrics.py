@@ -35,6 +35,12 @@ Z_VERDICT = 3.0
 #: a convergence slope below this counts as decay like n^{-1/2} (−½ expected, 0 for a pure bias)
 SLOPE_VERDICT = -0.3
 
+#: tr Σ of the closure growing by at least this factor over the compared times counts as "near a blow-up":
+#: there the O(n^{-1/2}) fluctuations of the particle system are amplified by the singular growth (the
+#: n-particle blow-up time itself fluctuates around T*), so with an exact closure a large error is a
+#: finite-n effect, not a bias
+BLOWUP_GROWTH = 10.0
+
 
 def bures_wasserstein(m1: Any, S1: Any, m2: Any, S2: Any) -> float:
     """2-Wasserstein distance between N(m1, S1) and N(m2, S2).
