@@ -158,10 +158,25 @@ class Attention:
         return out[0] if single else np.ascontiguousarray(out)
 
     def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{k}={float(v):g}" if np.ndim(v) == 0 else f"{k}{tuple(np.shape(v))}" for k, v in self.params.items()
-        )
-        return f"Attention({self.name!r}, d={self.d}, {shown})"
+        """One line: variant, d, heads, and the parameters by group with their stacked shapes, e.g.
+        ``Attention('multihead', d=384, heads=12, params: Q(12,64,384) K(12,64,384) V(12,384,384) ... beta=1)``;
+        a scalar shared by every head shows its value."""
+        groups: dict[str, list[Any]] = {}
+        for p in self.closure.variant.params:
+            if p.name in self.params:
+                groups.setdefault(p.group or p.name, []).append(self.params[p.name])
+        for k, v in self.params.items():  # parameters the variant does not list (none today)
+            if not any(k == p.name for p in self.closure.variant.params):
+                groups[k] = [v]
+        shown = []
+        for g, vals in groups.items():
+            if all(np.ndim(v) == 0 for v in vals) and len({float(v) for v in vals}) == 1:
+                shown.append(f"{g}={float(vals[0]):g}")
+            else:
+                shape = np.shape(vals[0]) if len(vals) == 1 else (len(vals), *np.shape(vals[0]))
+                shown.append(f"{g}({','.join(map(str, shape))})")
+        heads = len(self.closure.variant.heads)
+        return f"Attention({self.name!r}, d={self.d}, heads={heads}, params: {' '.join(shown)})"
 
 
 def _dims(p: Param, arr: np.ndarray, dims: dict[str, int], name: str) -> None:

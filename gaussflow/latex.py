@@ -454,6 +454,22 @@ def closure_latex(c: Closure, standalone: bool = False) -> str:
     return standalone_document(body) if standalone else body
 
 
+def closure_ode_latex(c: Closure) -> str:
+    """The moment ODEs a closure integrates, as one display for notebooks (``Closure._repr_latex_``).
+
+    A closing variant: its named parameter products and its "Moment equations" step (α̇, Σ̇, exact); a
+    non-closing one: the steps of the Gaussian-projection closure gaussflow integrates instead, headed as an
+    approximation. The equations are the derivation's own steps (nothing is retyped here).
+    """
+    if c.preserves_gaussian:
+        eqs = [st.latex for st in c.steps if st.label == "Named parameters"] + [c.steps[-1].latex]
+        head = rf"\text{{{text(c.variant.name)}: exact closed moment equations}}"
+    else:
+        eqs = [eq for _label, eq, _note in _projection_steps(c)]
+        head = rf"\text{{{text(c.variant.name)}: does not close; Gaussian-projection approximation}}"
+    return r"$$\begin{gathered}" + r" \\ ".join([head, *eqs]) + r"\end{gathered}$$"
+
+
 def standalone_document(body: str) -> str:
     """Wrap a section so it compiles alone (with the notation, lemmas and references) and can
     also be ``\\input`` by the master document (which has them once)."""

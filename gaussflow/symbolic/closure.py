@@ -80,6 +80,20 @@ class Closure:
             return True
         return bool(self.cov_rhs.has(alpha) or self.jacobian.has(alpha))
 
+    def __repr__(self) -> str:
+        """One line: variant, options, whether it closes, heads and parameter names (per-head groups once)."""
+        v = self.variant
+        opts = "".join(f", {k}={val!r}" for k, val in v.options if k != "heads")  # heads: shown below
+        names = " ".join(dict.fromkeys(p.group or p.name for p in v.params))  # per-head groups once
+        return (f"Closure({v.name!r}{opts}, preserves_gaussian={self.preserves_gaussian}, heads={len(v.heads)}, "
+                f"params: {names})")
+
+    def _repr_latex_(self) -> str:
+        """The closed moment ODEs as LaTeX (notebooks): :func:`gaussflow.latex.closure_ode_latex`."""
+        from ..latex import closure_ode_latex
+
+        return closure_ode_latex(self)
+
     def latex(self, standalone: bool = False) -> str:
         """The step-by-step derivation as LaTeX (a section; ``standalone`` wraps it in a
         compilable document)."""
