@@ -1,7 +1,9 @@
 """Matplotlib views of covariance trajectories: eigenvalue branches, ellipses, PSD cone, unit disk.
 
-Every function takes ``ax=None`` (a new figure is made) and returns the Axes it drew on; nothing calls
-``plt.show``, so the module is safe under the Agg backend. Trajectories are duck-typed: anything with
+Every function takes ``ax=None`` (a new figure is made), passes ``**kwargs`` to the matplotlib call that draws
+its data lines (``Axes.plot``: ``lw=2``, ``alpha=0.5``, ``color=...``), and returns the Axes it drew on (the
+two-panel :func:`plot_solution` returns its array of Axes); nothing calls ``plt.show``, so the module is safe
+under the Agg backend. Trajectories are duck-typed: anything with
 ``t`` (n,), ``cov`` (n, d, d) and optionally ``mean`` (n, d), ``status``, ``t_blowup`` (the fields of
 :class:`gaussflow.trajectory.Trajectory`); the 2 × 2 views also accept a bare array of shape (n, 2, 2).
 
@@ -149,7 +151,7 @@ def _cov_paths(traj_or_list: Any) -> list[np.ndarray]:
 # plots
 # --------------------------------------------------------------------------------------------------------
 @style.styled
-def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend: bool = True) -> Axes:
+def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend: bool = True, **kwargs: Any) -> Axes:
     """Tracked eigenvalue branches λ_j(t) of Σ(t) (through crossings), any d.
 
     Parameters
@@ -162,6 +164,8 @@ def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend
         Logarithmic y-axis (non-positive values are left out).
     legend : bool
         Draw the legend (outside the data, right of the axes).
+    **kwargs
+        Passed to ``ax.plot`` for every branch (override the default label ``λ_j`` with ``label=...``).
 
     Returns
     -------
@@ -174,7 +178,7 @@ def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend
     if log:
         lam = np.where(lam > 0, lam, np.nan)
     for j in range(lam.shape[1]):
-        ax.plot(t, lam[:, j], label=f"$\\lambda_{{{j + 1}}}$")
+        ax.plot(t, lam[:, j], **{"label": f"$\\lambda_{{{j + 1}}}$", **kwargs})
     if getattr(traj, "status", None) == "blowup":
         t_star = getattr(traj, "t_blowup", None)
         t_star = float(t[-1]) if t_star is None else float(t_star)
@@ -188,7 +192,7 @@ def plot_eigenvalues(traj: Any, ax: Axes | None = None, log: bool = True, legend
 
 
 @style.styled
-def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "viridis") -> Axes:
+def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "viridis", **kwargs: Any) -> Axes:
     """One-standard-deviation ellipses {α + Σ^{1/2}v : ‖v‖ = 1} at ``n`` times, colored by time (d = 2).
 
     Parameters
@@ -200,6 +204,8 @@ def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "vi
         Number of ellipses, at the samples nearest to n evenly spaced times in [t₀, t_end].
     cmap : str
         Matplotlib colormap for the time coloring (a colorbar labelled t is added).
+    **kwargs
+        Passed to ``ax.plot`` for every ellipse (default ``lw=1.2``; the colour comes from ``cmap``).
 
     Returns
     -------
@@ -228,7 +234,7 @@ def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "vi
         w, U = np.linalg.eigh(0.5 * (cov[k] + cov[k].T))
         pts = mean[k][:, None] + (U * np.sqrt(np.clip(w, 0.0, None))) @ circle
         color = colormap(norm(t[k]))
-        ax.plot(pts[0], pts[1], color=color, lw=1.2)
+        ax.plot(pts[0], pts[1], **{"color": color, "lw": 1.2, **kwargs})
         ax.plot(*mean[k], "o", color=color, ms=3)
     ax.set_aspect("equal", adjustable="datalim")
     style.label(ax, x="token coordinate $x_1$", y="token coordinate $x_2$")
@@ -237,7 +243,7 @@ def plot_ellipses(traj: Any, ax: Axes | None = None, n: int = 8, cmap: str = "vi
 
 
 @style.styled
-def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) -> Axes:
+def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True, **kwargs: Any) -> Axes:
     """2 × 2 covariance paths in the PSD cone, 3-D: Σ ↦ (a − b, 2c, a + b).
 
     Parameters
@@ -247,6 +253,8 @@ def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) 
         Must be a 3-D Axes (``projection="3d"``).
     cone : bool
         Draw the boundary z = √(x² + y²) (rank-one matrices) as a light surface up to the largest trace.
+    **kwargs
+        Passed to ``ax.plot`` for every path (default ``lw=1.2`` and the package colour cycle).
 
     Returns
     -------
@@ -264,7 +272,8 @@ def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) 
         r, phi = np.meshgrid(np.linspace(0.0, zmax, 12), np.linspace(0.0, 2.0 * np.pi, 49))
         ax.plot_surface(r * np.cos(phi), r * np.sin(phi), r, color="0.6", alpha=0.12, linewidth=0)
     for k, p in enumerate(paths):
-        line = ax.plot(p[:, 0], p[:, 1], p[:, 2], lw=1.2, color=style.CYCLE[k % len(style.CYCLE)])[0]
+        line = ax.plot(p[:, 0], p[:, 1], p[:, 2], **{"lw": 1.2, "color": style.CYCLE[k % len(style.CYCLE)],
+                                                      **kwargs})[0]
         ax.scatter([p[0, 0]], [p[0, 1]], [p[0, 2]], color=line.get_color(), s=12)
     style.label(ax, x=CONE_LABELS[0], y=CONE_LABELS[1], z=CONE_LABELS[2])
     ax.set_box_aspect(None, zoom=0.82)  # room for the z-label inside the figure
@@ -272,13 +281,15 @@ def plot_psd_cone(traj_or_list: Any, ax: Axes | None = None, cone: bool = True) 
 
 
 @style.styled
-def plot_unit_disk(traj_or_list: Any, ax: Axes | None = None) -> Axes:
+def plot_unit_disk(traj_or_list: Any, ax: Axes | None = None, **kwargs: Any) -> Axes:
     """Normalized 2 × 2 covariance paths Σ/trΣ ↦ (a − b, 2c)/(a + b) in the unit disk.
 
     Parameters
     ----------
     traj_or_list : Trajectory-like, ndarray (n, 2, 2), or a sequence of those
     ax : matplotlib Axes, optional
+    **kwargs
+        Passed to ``ax.plot`` for every path (default ``lw=1.2`` and the package colour cycle).
 
     Returns
     -------
@@ -290,7 +301,7 @@ def plot_unit_disk(traj_or_list: Any, ax: Axes | None = None) -> Axes:
     theta = np.linspace(0.0, 2.0 * np.pi, 257)
     ax.plot(np.cos(theta), np.sin(theta), color="k", lw=0.8)
     for k, p in enumerate(paths):
-        line = ax.plot(p[:, 0], p[:, 1], lw=1.2, color=style.CYCLE[k % len(style.CYCLE)])[0]
+        line = ax.plot(p[:, 0], p[:, 1], **{"lw": 1.2, "color": style.CYCLE[k % len(style.CYCLE)], **kwargs})[0]
         ax.plot(p[0, 0], p[0, 1], "o", color=line.get_color(), ms=3)
     ax.set_aspect("equal")
     ax.set_xlim(-1.05, 1.05)
@@ -370,8 +381,9 @@ def describe_params(params: dict[str, Any], variant: str = "", digits: int = 3) 
     return ", ".join(one(params, ""))
 
 
-def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str = "") -> Any:
-    """Figure of one solved trajectory: eigenvalue branches and (d = 2) Σ/trΣ in the unit disk.
+def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str = "", axes: Any = None,
+                  **kwargs: Any) -> np.ndarray:
+    """Eigenvalue branches and (d = 2) Σ/trΣ in the unit disk of one solved trajectory.
 
     Parameters
     ----------
@@ -381,29 +393,44 @@ def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str 
         ``Attention.params`` for the title (:func:`describe_params`).
     variant : str
         Name of the attention variant, for the title.
+    axes : sequence of matplotlib Axes, optional
+        Exactly 2 axes for d = 2 (eigenvalues, unit disk), 1 otherwise; default: a new full-width figure
+        whose title states the variant, its parameters, α₀ and Σ₀.
+    **kwargs
+        Passed to the ``ax.plot`` calls of :func:`plot_eigenvalues` and :func:`plot_unit_disk`.
 
     Returns
     -------
-    matplotlib.figure.Figure
-        Full-width figure whose title states the variant, its parameters, α₀ and Σ₀.
+    ndarray of matplotlib Axes, shape (2,) for d = 2 else (1,)
+        ``axes[0].figure`` is the figure.
     """
     _t, cov = _fields(traj)
     two = cov.shape[-1] == 2
+    k = 2 if two else 1
     with style.use():
-        fig, axes = style.figure("double" if two else "onehalf", 2.9, ncols=2 if two else 1, squeeze=False)
-        ax0 = axes[0, 0]
-        plot_eigenvalues(traj, ax=ax0)
+        if axes is None:
+            fig, made = style.figure("double" if two else "onehalf", 2.9, ncols=k, squeeze=False)
+            out = np.array(list(made[0]), dtype=object)
+        else:
+            out = np.array(list(np.ravel(np.asarray(axes, dtype=object))), dtype=object)
+            if len(out) != k or not all(hasattr(a, "plot") for a in out):
+                raise ValueError(f"`axes` must hold exactly {k} matplotlib Axes for a d = {cov.shape[-1]} "
+                                 f"trajectory; got {len(out)}")
+            fig = None
+        ax0 = out[0]
+        plot_eigenvalues(traj, ax=ax0, **kwargs)
         status = str(getattr(traj, "status", ""))
         ax0.set_title(f"eigenvalues of Σ(t) (solver status: {status})" if status else "eigenvalues of Σ(t)")
         if two:
-            ax1 = axes[0, 1]
-            plot_unit_disk(traj, ax=ax1)
+            ax1 = out[1]
+            plot_unit_disk(traj, ax=ax1, **kwargs)
             ax1.set_title("Σ(t)/tr Σ(t) in the unit disk\n(dot: Σ₀; circle: rank-one matrices)")
-        head = f"{variant} attention" if variant else "moment ODE"
-        mean = getattr(traj, "mean", None)
-        law = f"Σ₀ = {style.fmt_matrix(cov[0])}"
-        if mean is not None:
-            law = f"α₀ = {style.fmt_matrix(np.asarray(mean)[0])}, " + law
-        ptxt = describe_params(params, variant) if params else ""
-        fig.suptitle(textwrap.fill(f"{head}: " + ", ".join(x for x in (ptxt, law) if x), 110))
-    return fig
+        if fig is not None:
+            head = f"{variant} attention" if variant else "moment ODE"
+            mean = getattr(traj, "mean", None)
+            law = f"Σ₀ = {style.fmt_matrix(cov[0])}"
+            if mean is not None:
+                law = f"α₀ = {style.fmt_matrix(np.asarray(mean)[0])}, " + law
+            ptxt = describe_params(params, variant) if params else ""
+            fig.suptitle(textwrap.fill(f"{head}: " + ", ".join(x for x in (ptxt, law) if x), 110))
+    return out

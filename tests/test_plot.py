@@ -214,7 +214,8 @@ def test_plot_solution_title_states_parameters(tmp_path):
     from gaussflow.plot import plot_solution
 
     params = {"Q": np.eye(2), "K": np.eye(2), "V": np.eye(2), "beta": 2.0}
-    fig = plot_solution(blowup_traj(), params, "softmax")
+    axes = plot_solution(blowup_traj(), params, "softmax")
+    fig = axes[0].figure
     title = fig.get_suptitle()
     assert "softmax" in title and "A = βKᵀQ = 2I" in title and "V = I" in title and "Σ₀ = I" in title
     assert style.audit(fig) == [] and len(fig.axes) == 2
@@ -274,3 +275,48 @@ def test_verify_plot_labels_and_log_axis_without_the_start_zero():
     for line in a1.get_lines():
         y = np.asarray(line.get_ydata(), float)
         assert np.all(y > 0)  # the exact zero at t₀ is not drawn on the log axis
+
+
+def test_every_plot_passes_kwargs_to_matplotlib_and_returns_axes():
+    import matplotlib.pyplot as plt
+
+    from gaussflow.plot import plot_eigenvalues, plot_ellipses, plot_psd_cone, plot_solution, plot_unit_disk
+
+    traj = blowup_traj()
+    for fn in (plot_eigenvalues, plot_ellipses, plot_unit_disk):
+        _fig, ax = plt.subplots()
+        out = fn(traj, ax=ax, lw=3.5, alpha=0.25)
+        assert out is ax
+        drawn = [ln for ln in ax.get_lines() if ln.get_linewidth() == 3.5]
+        assert drawn and all(ln.get_alpha() == 0.25 for ln in drawn), fn.__name__
+        plt.close(_fig)
+    fig = plt.figure()
+    ax3 = fig.add_subplot(projection="3d")
+    assert plot_psd_cone(traj, ax=ax3, lw=3.5) is ax3
+    assert any(ln.get_linewidth() == 3.5 for ln in ax3.get_lines())
+    plt.close(fig)
+    # two panels: the caller's axes are used and returned, kwargs reach both panels
+    fig, pair = plt.subplots(1, 2)
+    out = plot_solution(traj, axes=pair, lw=3.5)
+    assert list(out) == list(pair) and fig.get_suptitle() == ""  # no title on a figure that is not ours
+    assert all(any(ln.get_linewidth() == 3.5 for ln in a.get_lines()) for a in pair)
+    with pytest.raises(ValueError, match="`axes` must hold exactly 2"):
+        plot_solution(traj, axes=pair[:1])
+    plt.close(fig)
+
+
+def test_verify_report_plot_on_given_axes_with_kwargs():
+    import matplotlib.pyplot as plt
+
+    from gaussflow.verify import default_example, verify
+
+    attn, law0, _ = default_example("softmax")
+    rep = verify(attn, law0, np.linspace(0.0, 0.5, 3), n=200, seed=1, dt=0.25)
+    fig, pair = plt.subplots(1, 2)
+    out = rep.plot(axes=pair, lw=3.5)
+    assert list(out) == list(pair)
+    np.testing.assert_allclose(pair[0].get_lines()[0].get_ydata(), rep.bw)
+    assert pair[0].get_lines()[0].get_linewidth() == 3.5
+    with pytest.raises(ValueError, match="`axes` must hold exactly 2"):
+        rep.plot(axes=[pair[0]])
+    plt.close(fig)
