@@ -20,6 +20,7 @@ import pytest
 import gaussflow as gf
 from gaussflow._linalg import sqrtm_psd
 from gaussflow.diagnostics import oracles
+from gaussflow.errors import ApproximateClosureWarning, GaussflowWarning
 from gaussflow.integrate.solve import solve
 from gaussflow.trajectory import Trajectory, TrajectoryError
 
@@ -339,9 +340,58 @@ def test_unnormalized_projection_diverges_where_the_gaussian_integral_does() -> 
     1/σ² − a²σ² > 0 (Σ⁻¹ − AᵀΣA ≻ 0); σ² grows, so solve() must stop at σ² = 1/a with status blowup."""
     a = 0.5
     att = gf.attention("unnormalized", A=[[a]], V=[[1.0]])
-    traj = gf.solve(att, gf.Gaussian([0.0], [[0.5]]), (0.0, 50.0))
+    with pytest.warns(ApproximateClosureWarning):
+        traj = gf.solve(att, gf.Gaussian([0.0], [[0.5]]), (0.0, 50.0))
     assert traj.status == "blowup" and "diverges" in traj.message
     assert np.all(np.isfinite(traj.cov))
     sigma_end = traj.cov[-1, 0, 0]
     assert 1 - a**2 * sigma_end**2 == pytest.approx(0.0, abs=1e-4)  # reached the boundary σ² = 1/a
     assert "Gaussian projection" in traj.solver["closure"]
+
+
+# --------------------------------------------------------------------------- exactness: warning and traj.exact
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "unnormalized"])
+def test_non_closing_variants_warn_and_are_not_exact(name: str) -> None:
+    att = gf.attention(name, A=0.3 * np.eye(2), V=np.eye(2))
+    with pytest.warns(ApproximateClosureWarning, match=r"does not close") as rec:
+        traj = gf.solve(att, gf.Gaussian(np.zeros(2), 0.5 * np.eye(2)), (0.0, 0.2))
+    assert len(rec) == 1 and issubclass(rec[0].category, GaussflowWarning)
+    text = str(rec[0].message)
+    assert "Gaussian projection" in text and "simplefilter('ignore', gaussflow.ApproximateClosureWarning)" in text
+    assert rec[0].filename == __file__  # points at the caller, not at gaussflow
+    assert traj.exact is False and "approximate closure" in repr(traj)
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("softmax", {"A": np.eye(2), "V": np.eye(2)}),
+    ("l2", {"Q": np.eye(2), "K": np.eye(2), "V": np.eye(2)}),
+])
+def test_closing_variants_do_not_warn_and_are_exact(name: str, params: dict) -> None:
+    import warnings
+
+    att = gf.attention(name, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        traj = gf.solve(att, gf.Gaussian(np.zeros(2), 0.5 * np.eye(2)), (0.0, 0.2))
+        layered = gf.propagate(att, gf.Gaussian(np.zeros(2), 0.5 * np.eye(2)), 3, 0.05)
+    assert traj.exact is True and layered.exact is True
+
+
+def test_exact_is_saved_and_old_files_without_it_still_load(tmp_path) -> None:
+    import json
+
+    sg = gf.attention("sigmoid", A=0.3 * np.eye(2), V=np.eye(2))
+    with pytest.warns(ApproximateClosureWarning):
+        traj = gf.solve(sg, gf.Gaussian(np.zeros(2), 0.5 * np.eye(2)), (0.0, 0.2))
+    back = gf.Trajectory.load(traj.save(tmp_path / "a.npz"))
+    assert back.exact is False
+    # a file written before `exact` was recorded: the same arrays, metadata without the key
+    meta = traj.metadata()
+    del meta["exact"]
+    old = tmp_path / "old.npz"
+    np.savez(old, t=traj.t, mean=traj.mean, cov=traj.cov, metadata=np.array(json.dumps(meta)))
+    legacy = gf.Trajectory.load(old)
+    assert legacy.exact is None
+    np.testing.assert_array_equal(legacy.cov, traj.cov)
