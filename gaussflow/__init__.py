@@ -16,6 +16,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
+from ._lazy import attach
 from .version import __version__
 
 #: public name → the module (relative to the package) that defines it
@@ -25,6 +26,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "diagnostics.regimes": ("Regime", "classify"),
     "diagnostics.spectrum": ("Spectrum", "spectrum"),
     "experiments.phase": ("PhaseDiagram", "phase_diagram"),
+    "errors": ("ApproximateClosureWarning", "GaussflowWarning"),
     "experiments.sweep": ("sweep",),
     "gaussian": ("Gaussian",),
     "integrate.batch": ("BatchResult", "solve_batch"),
@@ -41,7 +43,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
 }
 #: subpackages loaded on first use (``gf.sphere.energy(...)``)
 _LAZY_SUBPACKAGES: tuple[str, ...] = ("closures", "lowtemp", "models", "sphere")
-_WHERE: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from . import closures, lowtemp, models, sphere
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .diagnostics.oracles import softmax_blowup_time
     from .diagnostics.regimes import Regime, classify
     from .diagnostics.spectrum import Spectrum, spectrum
+    from .errors import ApproximateClosureWarning, GaussflowWarning
     from .experiments.phase import PhaseDiagram, phase_diagram
     from .experiments.sweep import sweep
     from .gaussian import Gaussian
@@ -70,18 +72,6 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the eager imports
     from .verify import VerificationReport, bures_wasserstein, mardia, verify
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name (or lazy subpackage) on first access and cache it in the package namespace."""
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    elif name in _LAZY_SUBPACKAGES:
-        value = importlib.import_module(f"{__name__}.{name}")
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
-
-
 class _Package(types.ModuleType):
     """The package module: a submodule import never hides the public function of the same name.
 
@@ -96,19 +86,19 @@ class _Package(types.ModuleType):
         super().__setattr__(name, value)
 
 
+__getattr__, __dir__, _public = attach(__name__, _EXPORTS, _LAZY_SUBPACKAGES)
+_WHERE: dict[str, str] = {name: module for module, names in _EXPORTS.items() for name in names}
 sys.modules[__name__].__class__ = _Package
 
 
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 __all__ = [
+    "ApproximateClosureWarning",
     "Attention",
     "BatchResult",
     "Certificate",
     "Closure",
     "ExplicitForm",
+    "GaussflowWarning",
     "Gaussian",
     "Head",
     "MaskedClosure",

@@ -52,3 +52,38 @@ def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         gf.nonexistent  # noqa: B018
     assert not hasattr(gf, "Nonexistent")
+
+
+@pytest.mark.parametrize("package", ["gaussflow", "gaussflow.symbolic"])
+def test_all_matches_the_lazy_exports(package: str) -> None:
+    import importlib
+
+    pkg = importlib.import_module(package)
+    assert sorted(pkg.__all__) == sorted(set(pkg._public) | ({"__version__"} if package == "gaussflow" else set()))
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
+    """No package-level import cycle: each module can be the first gaussflow import of a process.
+
+    The module-level cycle checker (tests/test_layout.py) does not see cycles through a package ``__init__``:
+    ``gaussflow.kernels`` → ``symbolic.rules`` ran ``symbolic/__init__`` → ``closure`` → ``kernels`` (partial).
+    One interpreter re-imports every module from a clean ``sys.modules`` (third-party modules stay loaded).
+    """
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import gaussflow\n"
+        "names = [m.name for m in pkgutil.walk_packages(gaussflow.__path__, 'gaussflow.')"
+        " if not m.name.endswith('__main__')]\n"
+        "bad = []\n"
+        "for n in names:\n"
+        "    for k in [k for k in sys.modules if k == 'gaussflow' or k.startswith('gaussflow.')]:\n"
+        "        del sys.modules[k]\n"
+        "    try:\n"
+        "        importlib.import_module(n)\n"
+        "    except Exception as e:\n"
+        "        bad.append(f'{n}: {e!r}'[:200])\n"
+        "print(len(names)); print('\\n'.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
+    count, *bad = out.strip().splitlines()
+    assert int(count) > 100 and bad == [], "\n".join(bad)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._io import FileFormatError, jsonable, package_versions, read_npz, write_atomic
+from .._tabular import Tabular, columns
 from .model import DEFAULT_BLOCK, SphereModel, check_points, check_weights, tangent
 from .model import field as _field
 
@@ -93,13 +94,22 @@ _STEPS = {"rkmk4": step_rkmk4, "euler": step_euler}
 
 
 @dataclass
-class SphereTrajectory:
-    """Samples of a particle run: ``t`` (nt,), ``X`` (nt, n, d), ``weights`` (n,), ``meta`` (JSON-safe)."""
+class SphereTrajectory(Tabular):
+    """Samples of a particle run: ``t`` (nt,), ``X`` (nt, n, d), ``weights`` (n,), ``meta`` (JSON-safe).
+
+    ``to_dict()`` gives every field as plain lists; ``to_dataframe()`` one row per time with the weighted mean
+    m(t) = Σ_i w_i x_i(t) in columns ``mean_0 … mean_{d-1}`` and its length ``order`` = |m(t)| (1 exactly when the
+    tokens have collapsed to one point of the sphere).
+    """
 
     t: np.ndarray
     X: np.ndarray
     weights: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        m = np.einsum("i,tid->td", self.weights / self.weights.sum(), self.X)
+        return {"t": self.t, **columns("mean", m), "order": np.linalg.norm(m, axis=1)}
 
     @property
     def final(self) -> np.ndarray:
