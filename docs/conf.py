@@ -158,7 +158,6 @@ def write_api_pages(out: Path = DOCS / "api" / "generated") -> list[Path]:
     return written
 
 
-write_api_pages()
 
 # -- Docstrings as reStructuredText -------------------------------------------------------------------------------
 # gaussflow's docstrings write absolute values and norms in plain text (|x|, |m_p − m_c|); reST would read
@@ -197,8 +196,13 @@ def _process_docstring(app: object, what: str, name: str, obj: object, options: 
     escape_bars(lines)
 
 
+def _write_api_pages(app: object) -> None:
+    write_api_pages()
+
+
 def setup(app: object) -> None:
-    """Connect the docstring pre-processing (before numpydoc's, priority 400 < 500)."""
+    """Write the API pages before autosummary reads them; escape docstring bars before numpydoc (400 < 500)."""
+    app.connect("builder-inited", _write_api_pages, priority=100)  # type: ignore[attr-defined]
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)  # type: ignore[attr-defined]
 
 # -- Gallery ----------------------------------------------------------------------------------------------------
