@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,79 @@ def test_every_registered_paper_is_a_reproduce_subcommand() -> None:
         paper("nope2099")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["reproduce", "nope2099"])
+
+
+# --------------------------------------------------------------------------- help text of every flag
+
+
+def _parsers(p: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, p
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, q in a.choices.items():
+                yield from _parsers(q, f"{path} {name}")
+
+
+def test_every_flag_has_help_and_shows_its_default() -> None:
+    """Every action of every sub-parser (each `reproduce` paper's too), -h and --version aside, has help text,
+    and a non-None default appears in it via %(default)s (a store_true flag's default is its absence)."""
+    from gaussflow.cli import build_parser
+    from gaussflow.experiments import PAPERS
+
+    parsers = dict(_parsers(build_parser(), "gaussflow"))
+    assert {f"gaussflow reproduce {p}" for p in PAPERS} <= set(parsers)
+    assert {"gaussflow sphere classify", "gaussflow sphere simulate", "gaussflow sweep"} <= set(parsers)
+    bad = []
+    for path, p in parsers.items():
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction | argparse._VersionAction):
+                continue
+            name = f"{path} {'/'.join(a.option_strings) or a.dest}"
+            if not (a.help or "").strip():
+                bad.append(f"{name}: no help")
+            elif (a.default is not None and not isinstance(a, argparse._StoreTrueAction | argparse._SubParsersAction)
+                  and "%(default)s" not in a.help):
+                bad.append(f"{name}: default {a.default!r} not shown")
+        p.format_help()  # every %(...)s expands
+    assert not bad, "\n".join(bad)
+
+
+def test_flags_the_issue_named_have_real_help() -> None:
+    from gaussflow.cli import build_parser
+
+    parsers = dict(_parsers(build_parser(), "gaussflow"))
+
+    def help_of(path: str, flag: str) -> str:
+        (a,) = [a for a in parsers[path]._actions if flag in a.option_strings]
+        return a.help % {"default": a.default}
+
+    assert "factor" in help_of("gaussflow solve", "--form") and "LLᵀ" in help_of("gaussflow solve", "--form")
+    assert "relative tolerance" in help_of("gaussflow solve", "--rtol") and "1e-10" in help_of("gaussflow solve",
+                                                                                              "--rtol")
+    assert "V(y − x)" in help_of("gaussflow solve", "--residual")
+    assert "processes" in help_of("gaussflow reproduce castin2025", "--workers")
+    assert "processes" in help_of("gaussflow sweep", "--workers")
+    # --family default says what the default family is: its formulas, from default_family's docstring
+    fam = help_of("gaussflow phase-diagram", "--family")
+    assert "A = [[x, 1], [−1, x]]" in fam and "V = diag(1, y)" in fam
+
+
+def test_every_command_has_quiet_and_derive_defines_its_symbols(capsys: pytest.CaptureFixture[str]) -> None:
+    from gaussflow.cli import build_parser
+
+    for path, p in _parsers(build_parser(), "gaussflow"):
+        if not any(isinstance(a, argparse._SubParsersAction) for a in p._actions) and path != "gaussflow":
+            assert any("--quiet" in a.option_strings for a in p._actions), path
+    assert main(["derive", "l2"]) == 0
+    out = capsys.readouterr().out
+    formulas, _, block = out.partition("  where\n")
+    # every name on the right-hand sides is defined below them (P is defined inline; .T is notation)
+    rhs = " ".join(line.split("= ", 1)[1] for line in formulas.splitlines()[1:])
+    names = set(re.findall(r"\b([A-Za-z]\w*)\b", rhs)) - {"P", "T"}
+    assert {"A", "B", "V", "I", "Sigma", "alpha", "x"} <= names
+    for name in names:
+        assert re.search(rf"(^|[ ;,]){re.escape(name)}( =|:)", block, re.M), name
+    assert "A = beta*K.T*Q" in block and "B = beta*K.T*K" in block and "I: the d×d identity" in block
+    assert main(["derive", "sigmoid"]) == 0
+    block = capsys.readouterr().out.partition("  where\n")[2]
+    assert "sigma2 = Sigma in d = 1" in block and "LogisticMoment0 = Λ₀(m, v)" in block and "b: bias" in block

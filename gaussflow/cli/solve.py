@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         from ..plot import plot_solution
 
-        fig = plot_solution(traj, att.params, att.name)
+        fig = np.ravel(plot_solution(traj, att.params, att.name))[0].figure  # it returns its Axes
         fig.savefig(args.plot, dpi=300)
         plt.close(fig)
         echo(f"wrote {args.plot}")

@@ -78,7 +78,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         import matplotlib
 
         matplotlib.use("Agg")
-        fig = rep.plot()
+        fig = np.ravel(rep.plot())[0].figure  # the panels' figure (plot returns its Axes)
         Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(args.plot, dpi=300)
         echo(f"wrote {args.plot}")
