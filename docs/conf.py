@@ -91,6 +91,13 @@ API_MODULES: dict[str, str] = {
 }
 
 
+#: public names listed on their API page without an autodoc entry yet, with the reason (each is a docstring whose
+#: markup does not render and whose file is being changed by someone else; remove the entry once it is fixed)
+PENDING: dict[str, str] = {
+    "gaussflow.Status": "the class docstring's aligned table (gaussflow/status.py) is not valid reST yet",
+}
+
+
 def public_names(module_name: str) -> dict[str, list[str]]:
     """The names in a module's ``__all__`` grouped as ``modules``, ``classes``, ``functions`` and ``data``.
 
@@ -136,6 +143,8 @@ def write_api_pages(out: Path = DOCS / "api" / "generated") -> list[Path]:
     written = []
     for module_name, title in API_MODULES.items():
         groups = public_names(module_name)
+        pending = [n for names in groups.values() for n in names if f"{module_name}.{n}" in PENDING]
+        groups = {g: [n for n in names if n not in pending] for g, names in groups.items()}
         heading = f"``{module_name}`` — {title}"
         lines = [heading, "=" * len(heading), "", f".. automodule:: {module_name}", "   :no-members:", "",
                  f".. currentmodule:: {module_name}", ""]
@@ -147,6 +156,10 @@ def write_api_pages(out: Path = DOCS / "api" / "generated") -> list[Path]:
             if group == "classes":
                 lines.insert(len(lines) - 1, "   :template: class.rst")
             lines += [f"   {n}" for n in names] + [""]
+        if pending:
+            lines += ["Not yet rendered", "----------------", ""]
+            lines += [f"* ``{n}`` — {PENDING[f'{module_name}.{n}']}; see ``help({module_name}.{n})``"
+                      for n in pending] + [""]
         if groups["modules"]:
             lines += ["Subpackages", "-----------", ""]
             lines += [f"* :doc:`{module_name}.{n}`" for n in groups["modules"]] + [""]

@@ -68,7 +68,7 @@ print(f"LaTeX derivation: {len(closure.latex())} characters")
 att = gf.attention(penalized, A=[[0.8, 0.3], [-0.2, 0.5]], B=[[1.0, 0.2], [0.2, 0.5]], V=np.eye(2))
 law0 = gf.Gaussian([0.5, -0.2], [[1.0, 0.3], [0.3, 0.6]])
 rng = np.random.default_rng(0)
-for n in (500, 5000, 20000):
+for n in (500, 2000, 8000):
     cloud = rng.multivariate_normal(law0.mean, law0.cov, size=n)
     closed = att.velocity(cloud[:200], law0.mean, law0.cov)
     particles = gf.particle_velocity(att, cloud)[:200]

@@ -10,7 +10,7 @@ address, ``Client("tcp://scheduler:8786")``; here an in-process ``Client(process
 keeps the example self-contained.
 
 The function is ``gaussflow.experiments.sweep.solve_point`` (what ``gaussflow sweep spec.toml`` runs): it
-solves one softmax layer (about half a second each, so 25 points here) and returns its status, blow-up time
+solves one softmax layer (about half a second each, so 16 points here) and returns its status, blow-up time
 and regime as plain JSON types. The grid varies the diagonal of :math:`A`.
 """
 
@@ -27,8 +27,8 @@ from gaussflow.experiments.sweep import solve_point
 
 np.set_printoptions(precision=6, suppress=True, legacy="1.25")
 
-a_values = np.linspace(-1.0, 1.0, 5).round(3).tolist()
-b_values = np.linspace(-1.0, 1.0, 5).round(3).tolist()
+a_values = np.linspace(-1.0, 1.0, 4).round(3).tolist()
+b_values = np.linspace(-1.0, 1.0, 4).round(3).tolist()
 points = [{"variant": "softmax", "params": {"A": [[a, 0.5], [-0.5, b]], "V": [[1.0, 0.0], [0.0, 1.0]]},
            "mean": [0.0, 0.0], "cov": [[1.0, 0.3], [0.3, 0.5]], "t_end": 2.0}
           for b in b_values for a in a_values]
@@ -53,9 +53,9 @@ print("identical results:", again == results, "| progress calls:", calls)
 # The blow-up time over the grid, against the closed form of :doc:`/math` §4 (softmax with V = I:
 # :math:`T^* = 1/\lambda_{\max}(\Sigma_0^{1/2}(A + A^\top)\Sigma_0^{1/2})`, no blow-up when
 # :math:`A + A^\top` has no positive eigenvalue on :math:`\Sigma_0`):
-T = np.array([np.nan if r["t_blowup"] is None else r["t_blowup"] for r in results]).reshape(5, 5)
+T = np.array([np.nan if r["t_blowup"] is None else r["t_blowup"] for r in results]).reshape(4, 4)
 closed = np.array([gf.softmax_blowup_time(p["cov"], p["params"]["A"]) for p in points], dtype=float)
-closed = np.where(closed <= 2.0, closed, np.nan).reshape(5, 5)
+closed = np.where(closed <= 2.0, closed, np.nan).reshape(4, 4)
 print("max |T*_sweep − T*_closed form| where both blow up:", np.nanmax(np.abs(T - closed)))
 
 fig, ax = plt.subplots(figsize=(5.2, 4.2), layout="constrained")

@@ -90,10 +90,20 @@ def test_api_pages_list_every_public_name(conf: ModuleType, tmp_path: Path) -> N
         text = (tmp_path / f"{module_name}.rst").read_text(encoding="utf-8")
         entries = set(re.findall(r"^   (\w+)$", text, flags=re.M))  # autosummary entries
         links = set(re.findall(rf":doc:`{re.escape(module_name)}\.(\w+)`", text))  # subpackages
-        missing = sorted(set(module.__all__) - entries - links)
+        pending = {n for n in module.__all__ if f"{module_name}.{n}" in conf.PENDING}
+        for name in pending:
+            assert f"* ``{name}`` — " in text, f"{module_name}.{name} is pending but not listed on its page"
+        missing = sorted(set(module.__all__) - entries - links - pending)
         assert not missing, f"{module_name}: public names without an API entry: {missing}"
         for sub in links:
             assert f"{module_name}.{sub}" in conf.API_MODULES, f"{module_name}.{sub} is linked but has no page"
+
+
+def test_pending_api_entries_are_still_public(conf: ModuleType) -> None:
+    # a pending entry is temporary: it must name a public object (remove it once its docstring renders)
+    for dotted in conf.PENDING:
+        module_name, name = dotted.rsplit(".", 1)
+        assert module_name in conf.API_MODULES and name in importlib.import_module(module_name).__all__, dotted
 
 
 def test_api_covers_the_documented_modules(conf: ModuleType) -> None:
@@ -115,7 +125,8 @@ def test_public_names_groups_by_kind(conf: ModuleType) -> None:
 def test_every_page_is_in_the_table_of_contents() -> None:
     index = (DOCS / "index.rst").read_text(encoding="utf-8")
     listed = set(re.findall(r"^   ([\w/]+)\s*$", index, flags=re.M))
-    pages = {p.stem for p in DOCS.glob("*.md")} | {p.stem for p in DOCS.glob("*.rst")} - {"index"}
+    generated = {"index", "sg_execution_times"}  # the root, and sphinx-gallery's timing page (an orphan, gitignored)
+    pages = ({p.stem for p in DOCS.glob("*.md")} | {p.stem for p in DOCS.glob("*.rst")}) - generated
     assert pages - listed == set(), f"pages missing from docs/index.rst: {sorted(pages - listed)}"
     assert {"getting_started", "auto_examples/index", "api/index", "math", "architecture"} <= listed
     for name in listed - {"auto_examples/index", "api/index"}:
