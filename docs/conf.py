@@ -137,10 +137,12 @@ def write_api_pages(out: Path = DOCS / "api" / "generated") -> list[Path]:
     Returns
     -------
     list of Path
-        The pages written; a page whose text is unchanged is not rewritten (keeps incremental builds).
+        The pages written; a page whose text is unchanged is not rewritten (keeps incremental builds), and
+        stubs of names no longer listed are deleted.
     """
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
+    keep: set[str] = set()
     for module_name, title in API_MODULES.items():
         groups = public_names(module_name)
         pending = [n for names in groups.values() for n in names if f"{module_name}.{n}" in PENDING]
@@ -168,6 +170,12 @@ def write_api_pages(out: Path = DOCS / "api" / "generated") -> list[Path]:
         if not page.exists() or page.read_text(encoding="utf-8") != text:
             page.write_text(text, encoding="utf-8")
         written.append(page)
+        keep.update(f"{module_name}.{n}.rst" for g in ("classes", "functions", "data") for n in groups[g])
+    # autosummary never deletes a stub: drop those of names no longer listed (else "not in any toctree")
+    keep.update(p.name for p in written)
+    for stale in out.glob("*.rst"):
+        if stale.name not in keep:
+            stale.unlink()
     return written
 
 
