@@ -51,7 +51,6 @@ exclude_patterns = ["_build", "api/generated/*.examples", "**.ipynb_checkpoints"
                     "auto_examples/*.ipynb", "auto_examples/*.zip", "auto_examples/*.json",
                     "auto_examples/*.md5", "auto_examples/*.pickle", "auto_examples/*.codeobj.json"]
 templates_path = ["_templates"]
-html_static_path = ["_static"]
 html_theme = "alabaster"
 html_title = f"gaussflow {release}"
 html_theme_options = {
