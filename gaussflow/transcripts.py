@@ -52,6 +52,8 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 #: numbers in a transcript agree when |a − b| ≤ ATOL + RTOL·max(|a|, |b|)
 RTOL = 1e-3
 ATOL = 1e-6
+#: terminal width the commands see (``--help`` output does not depend on the terminal the script runs in)
+COLUMNS = 100
 
 
 class TranscriptError(ValueError):
@@ -132,7 +134,7 @@ def run_command(command: str, repo: Path) -> str:
     """Stdout of one ``gaussflow …`` command line, run in a scratch directory (trailing blanks stripped).
 
     Runs in a fresh :mod:`contextvars` context, so an enclosing ``--quiet`` (``make run -q``) does not change
-    what the transcript shows.
+    what the transcript shows, with ``COLUMNS`` = :data:`COLUMNS` (argparse's help layout).
 
     Raises
     ------
@@ -148,6 +150,8 @@ def run_command(command: str, repo: Path) -> str:
         work = Path(tmp)
         _scratch_dirs(argv[1:], repo, work)
         os.chdir(work)
+        columns = os.environ.get("COLUMNS")
+        os.environ["COLUMNS"] = str(COLUMNS)  # argparse's --help wraps to the terminal width: fix it
         try:
             with redirect_stdout(out), redirect_stderr(err):
                 try:
@@ -156,6 +160,10 @@ def run_command(command: str, repo: Path) -> str:
                     rc = exc.code if isinstance(exc.code, int) else 1
         finally:
             os.chdir(old)
+            if columns is None:
+                os.environ.pop("COLUMNS", None)
+            else:
+                os.environ["COLUMNS"] = columns
         text = out.getvalue().replace(str(work) + os.sep, "").replace(str(work), ".")
     if rc != 0:
         last = (err.getvalue().strip().splitlines() or ["(no stderr)"])[-1]
