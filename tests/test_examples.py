@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 #: the one print-options setting of every example (docs/getting_started.rst says so to the reader)
 PRINT_OPTIONS: dict[str, object] = {"precision": 6, "suppress": True, "legacy": "1.25"}
-#: pages the docs build generates (docs/.gitignore-d): not sources
-GENERATED_PARTS = frozenset({"_build", "auto_examples", "generated"})
+#: not source pages: what the docs build generates (git-ignored) and Sphinx's templates / static files
+GENERATED_PARTS = frozenset({"_build", "auto_examples", "generated", "_templates", "_static"})
 GENERATED_NAMES = frozenset({"sg_execution_times.rst"})
 FENCE = re.compile(r"^[ \t]*(```|~~~)")
 #: docstrings known to be stale in a file this harness's author does not own: strict xfail, so the fix turns it
