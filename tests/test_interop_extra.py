@@ -52,3 +52,20 @@ def test_to_dataframe_without_pandas_names_the_extra(monkeypatch: pytest.MonkeyP
     traj = SphereTrajectory(t=np.zeros(1), X=np.ones((1, 1, 1)), weights=np.ones(1))
     with pytest.raises(ImportError, match=r"pip install gaussflow\[pandas\]"):
         traj.to_dataframe()
+
+
+def test_points_on_sphere_returns_axes_and_passes_kwargs() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gaussflow.sphere.plot import points_on_sphere
+
+    fig = plt.figure()
+    ax = fig.add_subplot(projection="3d")
+    X = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    assert points_on_sphere(ax, X, alpha=0.5) is ax
+    sizes = [len(c.get_offsets()) for c in ax.collections]
+    assert sum(sizes) == 3 and all(c.get_alpha() == 0.5 for c in ax.collections)
+    plt.close(fig)

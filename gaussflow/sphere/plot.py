@@ -34,15 +34,31 @@ def sphere_axes(ax: Any, D: np.ndarray, title: str, cmap: str = "viridis", n: in
 
 
 def points_on_sphere(ax: Any, X: np.ndarray, color: str = "#D55E00", size: float = 8.0,
-                     label: str | None = None) -> None:
-    """Points on S²: the hemisphere facing the viewer opaque and drawn over the surface, the far side faint."""
+                     label: str | None = None, **kwargs: Any) -> Any:
+    """Points on S²: the hemisphere facing the viewer opaque and drawn over the surface, the far side faint.
+
+    Parameters
+    ----------
+    ax : matplotlib 3-D Axes
+    X : ndarray, shape (n, 3)
+        Unit rows.
+    color, size, label
+        Marker colour, marker area (points²) and legend label of the near-side points.
+    **kwargs
+        Passed to both ``ax.scatter`` calls (e.g. ``marker="^"``).
+
+    Returns
+    -------
+    ax : the Axes drawn on.
+    """
     el, az = np.radians(ax.elev), np.radians(ax.azim)
     view = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
     front = X @ view >= 0
     F, B = X[front] * 1.01, X[~front]
-    ax.scatter(B[:, 0], B[:, 1], B[:, 2], color=color, s=size, alpha=0.15, depthshade=False)
-    ax.scatter(F[:, 0], F[:, 1], F[:, 2], color=color, s=size, depthshade=False, label=label, zorder=10,
-               edgecolors="k", linewidths=0.3)
+    ax.scatter(B[:, 0], B[:, 1], B[:, 2], **{"color": color, "s": size, "alpha": 0.15, "depthshade": False, **kwargs})
+    ax.scatter(F[:, 0], F[:, 1], F[:, 2], **{"color": color, "s": size, "depthshade": False, "label": label,
+                                              "zorder": 10, "edgecolors": "k", "linewidths": 0.3, **kwargs})
+    return ax
 
 
 def circle_axes(ax: Any, D: np.ndarray, title: str, cmap: str = "viridis") -> Any:
