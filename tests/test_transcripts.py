@@ -30,10 +30,12 @@ def _main(argv: list[str]) -> tuple[int, str]:
 
 
 def test_readme_transcripts_are_current() -> None:
-    t0 = time.perf_counter()
+    cpu0 = time.process_time()
     rc, out = _main([str(README), "--check", "--fast", "--quiet"])
     assert rc == 0, "README transcripts are stale; run `python -m gaussflow.transcripts` (make run does):\n" + out
-    assert time.perf_counter() - t0 < 60  # the fast subset (budget 30 s on an idle machine)
+    # the fast subset stays cheap (≈ 8 s CPU; CPU time, in-process, does not depend on the machine's load):
+    # a long particle run belongs in a block marked `slow`
+    assert time.process_time() - cpu0 < 30
 
 
 def test_readme_marks_its_transcripts_and_the_slow_ones() -> None:
@@ -61,9 +63,10 @@ untouched because slow
 
 
 def _console_output(*args: str) -> str:
-    exe = Path(sys.executable).with_name("gaussflow")
+    exe = Path(sys.executable).with_name("gaussflow")  # the console script of the venv (make setup)
+    cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "gaussflow"]
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    res = subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=120, check=True)
+    res = subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=120, check=True)
     return "\n".join(line.rstrip() for line in res.stdout.rstrip().splitlines())
 
 
