@@ -216,13 +216,14 @@ def _process_docstring(app: object, what: str, name: str, obj: object, options: 
     escape_bars(lines)
 
 
-def _write_api_pages(app: object) -> None:
+def _write_api_pages(app: object, config: object) -> None:
     write_api_pages()
 
 
 def setup(app: object) -> None:
     """Write the API pages before autosummary reads them; escape docstring bars before numpydoc (400 < 500)."""
-    app.connect("builder-inited", _write_api_pages, priority=100)  # type: ignore[attr-defined]
+    # config-inited: before Sphinx lists the source files, so the pages (and their stubs) exist on a fresh clone
+    app.connect("config-inited", _write_api_pages)  # type: ignore[attr-defined]
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)  # type: ignore[attr-defined]
 
 # -- Gallery ----------------------------------------------------------------------------------------------------
