@@ -12,8 +12,8 @@ outer bar within the outer bar's current unit. So there is never more than one l
 >>> with progress_bar(3, "cells", enabled=False) as bar:
 ...     for _ in range(3):
 ...         bar.update()
->>> bar.n
-3
+>>> bar.n, bar.fraction
+(3.0, 1.0)
 
 Rendering (throttled to 5 redraws per second, always on the last update)::
 
