@@ -92,9 +92,7 @@ API_MODULES: dict[str, str] = {
 
 #: public names listed on their API page without an autodoc entry yet, with the reason (each is a docstring whose
 #: markup does not render and whose file is being changed by someone else; remove the entry once it is fixed)
-PENDING: dict[str, str] = {
-    "gaussflow.Status": "the class docstring's aligned table (gaussflow/status.py) is not valid reST yet",
-}
+PENDING: dict[str, str] = {}
 
 
 def public_names(module_name: str) -> dict[str, list[str]]:

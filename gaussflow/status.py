@@ -15,11 +15,15 @@ from enum import StrEnum
 class Status(StrEnum):
     """Outcome of a run.
 
-    ``OK``        the requested end time was reached.
-    ``BLOWUP``    tr Σ (or a particle) left every bound: a finite-time singularity (``t_blowup`` holds
-                  the extrapolated T*) or unbounded exponential growth; a result, not an error.
-    ``CONVERGED`` a stationary state (or a collapse to Σ = 0) was reached before the end time.
-    ``FAILED``    the integrator gave up (step-size underflow, evaluation budget, non-finite values).
+    ``OK``
+        the requested end time was reached.
+    ``BLOWUP``
+        tr Σ (or a particle) left every bound: a finite-time singularity (``t_blowup`` holds the extrapolated
+        T*) or unbounded exponential growth; a result, not an error.
+    ``CONVERGED``
+        a stationary state (or a collapse to Σ = 0) was reached before the end time.
+    ``FAILED``
+        the integrator gave up (step-size underflow, evaluation budget, non-finite values).
     """
 
     OK = "ok"

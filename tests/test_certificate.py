@@ -114,3 +114,40 @@ def test_finite_difference_sees_affine_velocity_as_flat() -> None:
     fd_sig = second_derivative_fd("sigmoid", 0.3, p)
     assert abs(fd_soft) < 1e-7
     assert abs(fd_sig) > 1e-3
+
+
+def test_odd_score_without_bias_is_certified_away_from_zero() -> None:
+    """σ(yᵀAx) with no bias: ∂²Γ/∂x²(0) = 0 by symmetry, so the certificate must move to another point — and
+    its value must be the true second derivative there (finite differences of 120-point Gauss–Hermite)."""
+    from gaussflow.symbols import d, x, y
+
+    A = sp.MatrixSymbol("A", d, d)
+    V = sp.MatrixSymbol("V", d, d)
+    v = gf.Variant.from_score("odd_sigmoid", score=y.T * A * x, value=V, normalization="sigmoid")
+    cert = gf.derive(v).certificate
+    x0 = cert.point["x"]
+    assert x0 != 0.0 and "= 0 ≠ 0" not in cert.statement
+    assert all(cert.point[k] == 1.0 for k in cert.point if k != "x")
+
+    nodes, weights = hermegauss(120)  # ∫ f(y) N(y; 1, 1) dy = Σ w f(1 + node) / √(2π)
+    yq = 1.0 + nodes
+
+    def gamma(xv: float) -> float:
+        return float(np.sum(weights * yq * expit(xv * yq)) / np.sqrt(2 * np.pi))
+
+    h = 1e-3
+    fd = (gamma(x0 + h) - 2 * gamma(x0) + gamma(x0 - h)) / h**2
+    assert abs(float(cert.value) - fd) < 1e-5 * max(1.0, abs(fd))
+    assert abs(fd) > 1e-3
+
+
+def test_certificate_refuses_an_affine_field() -> None:
+    """At a fixed point where ∂²Γ/∂x² = 0 the builder raises instead of stating '0 ≠ 0'."""
+    from gaussflow.symbolic.certificate import nonclosure_certificate
+    from gaussflow.symbols import d, x, y
+
+    A = sp.MatrixSymbol("A", d, d)
+    V = sp.MatrixSymbol("V", d, d)
+    v = gf.Variant.from_score("odd_sigmoid0", score=y.T * A * x, value=V, normalization="sigmoid")
+    with pytest.raises(RuntimeError, match="vanishes at every candidate point"):
+        nonclosure_certificate(v, x0=0.0)

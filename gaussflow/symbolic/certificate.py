@@ -103,43 +103,75 @@ def _expect_poly(expr: sp.Expr, ys: sp.Symbol, mu: sp.Expr, var: sp.Expr) -> sp.
     return sp.expand(sum(c * _gaussian_moment(m[0], mu, var) for m, c in zip(poly.monoms(), poly.coeffs(), strict=True)))
 
 
-def nonclosure_certificate(v: Variant, x0: float = 0.0) -> Certificate:
-    """Build the certificate for a variant whose Γ is not affine."""
-    sub, syms = _scalarize(v)
+#: evaluation points tried in order (x, then the common value of every parameter, α and σ²): the first with
+#: ∂²Γ/∂x² ≠ 0 is the certificate. x = 0 alone is not enough: an odd φ with no bias (sigmoid of yᵀAx) has
+#: ∂²Γ/∂x²(0) = 0 by symmetry although Γ is not affine.
+CANDIDATE_POINTS: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 1.0), (-1.0, 1.0), (0.5, 0.5), (2.0, 1.0))
+
+
+def _second_derivative(v: Variant, sub: dict[sp.Basic, sp.Basic], syms: dict[str, sp.Symbol], x0: sp.Expr
+                       ) -> sp.Expr:
+    """∂²Γ/∂x² at x = x0 in d = 1 as an expression in the parameters, α and σ² (an Integral where φ(s(x0, y)) is
+    not constant in y)."""
     X, Y, a, s2 = syms["x"], syms["y"], syms["alpha"], syms["Sigma"]
     phi = NORMALIZATIONS[v.normalization].phi
-    if phi is not None:
-        total = sp.S.Zero
-        for head in v.heads:
-            s = _as_scalar(head.score, sub)
-            c = _as_scalar(head.value, sub)
-            integrand = sp.diff(phi(s) * c * Y, X, 2).subs(X, x0)
-            if integrand.has(Y) and not sp.simplify(s.subs(X, x0)).has(Y):
-                # φ^{(j)}(s(x0, y)) is constant in y: the integrand is a polynomial in y
-                total += _expect_poly(integrand, Y, a, s2)
-            else:  # e.g. a key bias: the Gaussian integral is left as it is, evaluated by quadrature
-                pdf = sp.exp(-((Y - a) ** 2) / (2 * s2)) / sp.sqrt(2 * sp.pi * s2)
-                total += sp.Integral(integrand * pdf, (Y, -sp.oo, sp.oo))
-        general = total if total.has(sp.Integral) else sp.simplify(total)
+    if phi is None:
+        raise NotImplementedError(f"no non-closure certificate rule for normalization {v.normalization!r}")
+    total = sp.S.Zero
+    for head in v.heads:
+        s = _as_scalar(head.score, sub)
+        c = _as_scalar(head.value, sub)
+        integrand = sp.diff(phi(s) * c * Y, X, 2).subs(X, x0)
+        if integrand.has(Y) and not sp.simplify(s.subs(X, x0)).has(Y):
+            # φ^{(j)}(s(x0, y)) is constant in y: the integrand is a polynomial in y
+            total += _expect_poly(integrand, Y, a, s2)
+        else:  # e.g. a key bias: the Gaussian integral is left as it is, evaluated by quadrature
+            pdf = sp.exp(-((Y - a) ** 2) / (2 * s2)) / sp.sqrt(2 * sp.pi * s2)
+            total += sp.Integral(integrand * pdf, (Y, -sp.oo, sp.oo))
+    return total if total.has(sp.Integral) else sp.simplify(total)
+
+
+def nonclosure_certificate(v: Variant, x0: float | None = None) -> Certificate:
+    """Build the certificate for a variant whose Γ is not affine.
+
+    Parameters
+    ----------
+    v : Variant
+    x0 : float, optional
+        Evaluate at this x only (parameters, α, σ² = 1); default: the first of :data:`CANDIDATE_POINTS` where
+        ∂²Γ/∂x² ≠ 0 (exactly, or beyond 1e-25 after 30-digit quadrature).
+
+    Raises
+    ------
+    RuntimeError
+        If ∂²Γ/∂x² vanishes at every candidate point (no certificate: Γ may be affine after all).
+    """
+    sub, syms = _scalarize(v)
+    points = CANDIDATE_POINTS if x0 is None else ((float(x0), 1.0),)
+    for xc, pc in points:
+        general = _second_derivative(v, sub, syms, sp.nsimplify(xc))
+        point: dict[str, float] = {"x": xc}
+        values: dict[sp.Symbol, sp.Expr] = {}
+        for name, sym in syms.items():
+            if name in ("x", "y"):
+                continue
+            values[sym] = sp.nsimplify(pc)
+            point[name] = pc
+        value = general.subs(values)
+        if value.has(sp.Integral):  # mpmath quadrature at 30 digits
+            value = sp.Float(sp.N(value, 30), 30)
+        else:
+            value = sp.simplify(value)
+        if value != 0 and abs(float(sp.N(value, 30))) > 1e-25:
+            break
     else:
-        raise NotImplementedError(
-            f"no non-closure certificate rule for normalization {v.normalization!r}"
-        )
-    point: dict[str, float] = {"x": x0}
-    values: dict[sp.Symbol, float] = {}
-    for name, sym in syms.items():
-        if name in ("x", "y"):
-            continue
-        values[sym] = 1.0
-        point[name] = 1.0
-    value = general.subs({k: sp.Integer(1) for k in values})
-    if value.has(sp.Integral):  # mpmath quadrature at 30 digits
-        value = sp.Float(sp.N(value, 30), 30)
+        raise RuntimeError(f"{v.name}: ∂²Γ/∂x² vanishes at every candidate point {points} in d = 1; "
+                           "no non-closure certificate (Γ may be affine on Gaussians)")
     stmt = (
-        f"{v.name}: ∂²Γ/∂x² = {float(sp.N(value)):.6g} ≠ 0 at x = {x0:g} in d = 1, so Γ is not "
+        f"{v.name}: ∂²Γ/∂x² = {float(sp.N(value)):.6g} ≠ 0 at x = {xc:g} in d = 1, so Γ is not "
         "affine on N(α, Σ) and a Gaussian does not stay Gaussian"
     )
     return Certificate(stmt, {k: s for k, s in syms.items()}, general, point, value)
 
 
-__all__ = ["Certificate", "nonclosure_certificate"]
+__all__ = ["CANDIDATE_POINTS", "Certificate", "nonclosure_certificate"]
