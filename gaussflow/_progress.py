@@ -26,6 +26,7 @@ import contextlib
 import contextvars
 import math
 import multiprocessing
+import numbers
 import sys
 import threading
 import time
@@ -102,7 +103,7 @@ class ProgressBar:
 
     def __init__(self, total: float, desc: str = "", *, enabled: bool = False, start: float = 0.0,
                  unit: str = "", stream: TextIO | None = None, parent: ProgressBar | None = None) -> None:
-        if isinstance(total, bool) or not isinstance(total, int | float) or not math.isfinite(total) or total < 0:
+        if isinstance(total, bool) or not isinstance(total, numbers.Real) or not math.isfinite(total) or total < 0:
             raise ValueError(f"`total` must be a finite number ≥ 0; got {total!r}")
         self.total, self.desc, self.start, self.unit = float(total), str(desc), float(start), unit
         self.n = self.start

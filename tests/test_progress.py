@@ -143,6 +143,9 @@ def test_bad_arguments_are_named() -> None:
         resolve("yes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="`total`"):
         ProgressBar(-1)
+    with pytest.raises(ValueError, match="`total`"):
+        ProgressBar(float("nan"))
+    assert ProgressBar(np.int64(3)).total == 3.0  # NumPy counts are counts
     with pytest.raises(ValueError, match="`progress`"):
         gf.verify(*default_example("softmax"), n=10, progress=1)  # type: ignore[arg-type]
 
