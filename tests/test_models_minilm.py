@@ -181,3 +181,12 @@ def test_particle_engine_equals_the_forward_attention(model: gm.BertModel) -> No
     L = model.layers[2]
     X = 0.5 * np.random.default_rng(0).standard_normal((50, 384))
     np.testing.assert_allclose(particle_velocity(L.attention(), X), gm.self_attention(L, X), rtol=0, atol=1e-12)
+
+
+def test_model_reprs_are_one_line(model: gm.BertModel) -> None:
+    """The weights are not printed (the dataclass default repr was thousands of lines)."""
+    r = repr(model)
+    assert "\n" not in r and len(r) < 300
+    assert r.startswith("BertModel(d=384, layers=6, heads=12, vocab=30522")
+    assert repr(model.layers[2]) == "BertLayer(2, d=384, heads=12, d_ff=1536)"
+    assert repr(model.layers[0].ln1) == f"LayerNormParams(d=384, eps={model.config['layer_norm_eps']:g})"

@@ -91,6 +91,9 @@ class LayerNormParams:
     bias: np.ndarray
     eps: float
 
+    def __repr__(self) -> str:
+        return f"LayerNormParams(d={self.weight.shape[0]}, eps={self.eps:g})"
+
 
 @dataclass(frozen=True, eq=False)
 class BertLayer:
@@ -121,6 +124,9 @@ class BertLayer:
     b2: np.ndarray
     ln2: LayerNormParams
     heads: int
+
+    def __repr__(self) -> str:
+        return f"BertLayer({self.index}, d={self.d}, heads={self.heads}, d_ff={self.W1.shape[0]})"
 
     @property
     def d(self) -> int:
@@ -198,6 +204,10 @@ class BertModel:
     config: dict
     path: Path
     directory: Path | None
+
+    def __repr__(self) -> str:
+        return (f"BertModel(d={self.d}, layers={len(self.layers)}, heads={self.heads}, vocab={self.word.shape[0]}, "
+                f"path={str(self.path)!r})")
 
     @property
     def d(self) -> int:
