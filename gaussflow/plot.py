@@ -381,7 +381,7 @@ def describe_params(params: dict[str, Any], variant: str = "", digits: int = 3) 
     return ", ".join(one(params, ""))
 
 
-def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str = "", axes: Any = None,
+def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str = "", ax: Any = None,
                   **kwargs: Any) -> np.ndarray:
     """Eigenvalue branches and (d = 2) Σ/trΣ in the unit disk of one solved trajectory.
 
@@ -393,8 +393,9 @@ def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str 
         ``Attention.params`` for the title (:func:`describe_params`).
     variant : str
         Name of the attention variant, for the title.
-    axes : sequence of matplotlib Axes, optional
-        Exactly 2 axes for d = 2 (eigenvalues, unit disk), 1 otherwise; default: a new full-width figure
+    ax : sequence of matplotlib Axes, optional
+        One Axes per panel (the ``ax=`` of every gaussflow plot): exactly 2 axes for d = 2 (eigenvalues, unit
+        disk), 1 otherwise; default: a new full-width figure
         whose title states the variant, its parameters, α₀ and Σ₀.
     **kwargs
         Passed to the ``ax.plot`` calls of :func:`plot_eigenvalues` and :func:`plot_unit_disk`.
@@ -402,19 +403,19 @@ def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str 
     Returns
     -------
     ndarray of matplotlib Axes, shape (2,) for d = 2 else (1,)
-        ``axes[0].figure`` is the figure.
+        ``ax[0].figure`` is the figure.
     """
     _t, cov = _fields(traj)
     two = cov.shape[-1] == 2
     k = 2 if two else 1
     with style.use():
-        if axes is None:
+        if ax is None:
             fig, made = style.figure("double" if two else "onehalf", 2.9, ncols=k, squeeze=False)
             out = np.array(list(made[0]), dtype=object)
         else:
-            out = np.array(list(np.ravel(np.asarray(axes, dtype=object))), dtype=object)
+            out = np.array(list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
             if len(out) != k or not all(hasattr(a, "plot") for a in out):
-                raise ValueError(f"`axes` must hold exactly {k} matplotlib Axes for a d = {cov.shape[-1]} "
+                raise ValueError(f"`ax` must hold exactly {k} matplotlib Axes for a d = {cov.shape[-1]} "
                                  f"trajectory; got {len(out)}")
             fig = None
         ax0 = out[0]

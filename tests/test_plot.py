@@ -297,11 +297,11 @@ def test_every_plot_passes_kwargs_to_matplotlib_and_returns_axes():
     plt.close(fig)
     # two panels: the caller's axes are used and returned, kwargs reach both panels
     fig, pair = plt.subplots(1, 2)
-    out = plot_solution(traj, axes=pair, lw=3.5)
+    out = plot_solution(traj, ax=pair, lw=3.5)
     assert list(out) == list(pair) and fig.get_suptitle() == ""  # no title on a figure that is not ours
     assert all(any(ln.get_linewidth() == 3.5 for ln in a.get_lines()) for a in pair)
-    with pytest.raises(ValueError, match="`axes` must hold exactly 2"):
-        plot_solution(traj, axes=pair[:1])
+    with pytest.raises(ValueError, match="`ax` must hold exactly 2"):
+        plot_solution(traj, ax=pair[:1])
     plt.close(fig)
 
 
@@ -313,10 +313,10 @@ def test_verify_report_plot_on_given_axes_with_kwargs():
     attn, law0, _ = default_example("softmax")
     rep = verify(attn, law0, np.linspace(0.0, 0.5, 3), n=200, seed=1, dt=0.25)
     fig, pair = plt.subplots(1, 2)
-    out = rep.plot(axes=pair, lw=3.5)
+    out = rep.plot(ax=pair, lw=3.5)
     assert list(out) == list(pair)
     np.testing.assert_allclose(pair[0].get_lines()[0].get_ydata(), rep.bw)
     assert pair[0].get_lines()[0].get_linewidth() == 3.5
-    with pytest.raises(ValueError, match="`axes` must hold exactly 2"):
-        rep.plot(axes=[pair[0]])
+    with pytest.raises(ValueError, match="`ax` must hold exactly 2"):
+        rep.plot(ax=[pair[0]])
     plt.close(fig)

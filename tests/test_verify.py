@@ -218,8 +218,8 @@ def test_verify_user_closure_rhs_and_plot() -> None:
     conv = verify(attn, law0, t, n=200, seed=0, dt=0.25, ns=(100, 200), repeats=1)
     axes = conv.plot()
     assert len(axes) == 3 and len(axes[0].figure.axes) == 3
-    with pytest.raises(ValueError, match="`axes` must hold exactly 3"):
-        conv.plot(axes=axes[:2])
+    with pytest.raises(ValueError, match="`ax` must hold exactly 3"):
+        conv.plot(ax=axes[:2])
 
 
 @pytest.mark.parametrize(

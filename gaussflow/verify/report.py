@@ -227,13 +227,14 @@ class VerificationReport(Tabular):
         lines.append(f"verdict: {self.verdict}")
         return "\n".join(lines)
 
-    def plot(self, axes: Any = None, **kwargs: Any) -> np.ndarray:
+    def plot(self, ax: Any = None, **kwargs: Any) -> np.ndarray:
         """Panels: BW distance vs t; relative errors vs t; with a convergence study, log-log error vs n.
 
         Parameters
         ----------
-        axes : None or sequence of matplotlib Axes
-            Exactly 2 axes (3 with a convergence study), e.g. ``plt.subplots(1, 2)[1]``; default: a new
+        ax : None or sequence of matplotlib Axes
+            The ``ax=`` of every gaussflow plot; a multi-panel plot takes one Axes per panel: exactly 2 axes
+            (3 with a convergence study), e.g. ``plt.subplots(1, 2)[1]``; default: a new
             full-width figure, whose title states the variant, its parameters and the initial law.
         **kwargs
             Passed to every ``Axes.plot`` / ``Axes.loglog`` call that draws data (e.g. ``lw=2``, ``alpha=0.7``).
@@ -241,7 +242,7 @@ class VerificationReport(Tabular):
         Returns
         -------
         ndarray of matplotlib Axes, shape (2,) or (3,)
-            The panels drawn on (like :mod:`gaussflow.plot`, which returns the Axes; ``axes[0].figure`` is the
+            The panels drawn on (like :mod:`gaussflow.plot`, which returns the Axes; ``ax[0].figure`` is the
             figure).
         """
         import textwrap
@@ -251,13 +252,13 @@ class VerificationReport(Tabular):
 
         k = 3 if self.convergence is not None else 2
         with style.use():
-            if axes is None:
+            if ax is None:
                 fig, made = style.figure("double", 3.1 if k == 2 else 3.3, ncols=k)
                 out = np.array(list(np.atleast_1d(made)), dtype=object)
             else:
-                out = np.array(list(np.ravel(np.asarray(axes, dtype=object))), dtype=object)
+                out = np.array(list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
                 if len(out) != k or not all(hasattr(a, "plot") for a in out):
-                    raise ValueError(f"`axes` must hold exactly {k} matplotlib Axes for this report "
+                    raise ValueError(f"`ax` must hold exactly {k} matplotlib Axes for this report "
                                      f"({'with' if k == 3 else 'without'} a convergence study); got {len(out)}")
                 fig = None
             a0, a1 = out[0], out[1]
