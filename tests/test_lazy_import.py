@@ -87,3 +87,15 @@ def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300).stdout
     count, *bad = out.strip().splitlines()
     assert int(count) > 100 and bad == [], "\n".join(bad)
+
+
+def test_cli_imports_only_the_named_command() -> None:
+    """``gaussflow variants`` does not load verify's SciPy statistics or phase-diagram's batch integrator."""
+    out = _fresh("import sys; from gaussflow.cli import build_parser; p = build_parser('variants'); "
+                 "p.parse_args(['variants']); "
+                 "print(sorted(m for m in ('gaussflow.verify.core', 'gaussflow.integrate.batch', 'scipy.stats') "
+                 "if m in sys.modules))")
+    assert out == "[]"
+    full = _fresh("from gaussflow.cli import COMMANDS, build_parser; p = build_parser(); "
+                  "sub = [a for a in p._actions if a.dest == 'command'][0]; print(sorted(sub.choices) == sorted(COMMANDS))")
+    assert full == "True"

@@ -13,22 +13,47 @@ gaussflow solve l2 --params layer.toml --mean "[0, 0]" --cov "[[1, 0], [0, 2]]" 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .._lazy import attach
 from .._progress import quiet
 from ..version import __version__
-from . import derive as _derive_cmd
-from . import reproduce as _reproduce_cmd
-from . import solve as _solve_cmd
-from . import sphere as _sphere_cmd
-from . import variants as _variants_cmd
-from .derive import ALL_DERIVATIONS
-from .solve import SOLVE_DEFAULTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .derive import ALL_DERIVATIONS
+    from .solve import SOLVE_DEFAULTS
+
+__getattr__, __dir__, _public = attach(__name__, {"derive": ("ALL_DERIVATIONS",), "solve": ("SOLVE_DEFAULTS",)})
+
+#: command → the module whose ``add_parser(sub)`` registers it (in ``gaussflow --help`` order). A command line
+#: names one command, so :func:`main` imports only that module: ``gaussflow variants`` does not load SciPy's
+#: statistics for ``verify`` or the batch integrator for ``phase-diagram``.
+COMMANDS: dict[str, str] = {
+    "variants": "gaussflow.cli.variants",
+    "derive": "gaussflow.cli.derive",
+    "solve": "gaussflow.cli.solve",
+    "verify": "gaussflow.verify.cli",
+    "reproduce": "gaussflow.cli.reproduce",
+    "sphere": "gaussflow.cli.sphere",
+    "sweep": "gaussflow.experiments.sweep",
+    "phase-diagram": "gaussflow.experiments.phase",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``gaussflow`` argument parser: one module per subcommand, each with ``add_parser(sub)``."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``gaussflow`` argument parser: one module per subcommand, each with ``add_parser(sub)``.
+
+    Parameters
+    ----------
+    only : str, optional
+        Register only this command of :data:`COMMANDS` (what :func:`main` does once it knows the command);
+        default: every command (``gaussflow --help`` lists them all).
+    """
+    if only is not None and only not in COMMANDS:
+        raise ValueError(f"`only` must be one of {sorted(COMMANDS)}; got {only!r}")
     p = argparse.ArgumentParser(
         prog="gaussflow",
         description="Closed Gaussian moment dynamics of transformer attention.",
@@ -38,14 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"gaussflow {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of the commands below (`gaussflow COMMAND --help` for its options)")
-    from ..experiments.phase import add_parser as add_phase_diagram
-    from ..experiments.sweep import add_parser as add_sweep
-    from ..verify import add_parser as add_verify
-
-    for add in (_variants_cmd.add_parser, _derive_cmd.add_parser, _solve_cmd.add_parser, add_verify,
-                _reproduce_cmd.add_parser, _sphere_cmd.add_parser,
-                add_sweep, add_phase_diagram):
-        add(sub)
+    for name, module in COMMANDS.items():
+        if only is None or name == only:
+            importlib.import_module(module).add_parser(sub)
     for leaf in _leaves(p):
         leaf.add_argument("-q", "--quiet", action="store_true",
                           help="no progress bar and no status lines (what runs, which files are written); "
@@ -62,7 +82,12 @@ def _leaves(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None and argv == ["--version"]:  # no parser needed
+        print(f"gaussflow {__version__}")
+        return 0
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         with quiet(bool(getattr(args, "quiet", False))):
@@ -77,4 +102,4 @@ if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
 
 
-__all__ = ["ALL_DERIVATIONS", "SOLVE_DEFAULTS", "build_parser", "main"]
+__all__ = ["ALL_DERIVATIONS", "COMMANDS", "SOLVE_DEFAULTS", "build_parser", "main"]
