@@ -97,5 +97,6 @@ def test_cli_imports_only_the_named_command() -> None:
                  "if m in sys.modules))")
     assert out == "[]"
     full = _fresh("from gaussflow.cli import COMMANDS, build_parser; p = build_parser(); "
-                  "sub = [a for a in p._actions if a.dest == 'command'][0]; print(sorted(sub.choices) == sorted(COMMANDS))")
+                  "sub = [a for a in p._actions if a.dest == 'command'][0]; "
+                  "print(sorted(sub.choices) == sorted(COMMANDS))")
     assert full == "True"
