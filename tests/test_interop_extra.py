@@ -69,3 +69,37 @@ def test_points_on_sphere_returns_axes_and_passes_kwargs() -> None:
     sizes = [len(c.get_offsets()) for c in ax.collections]
     assert sum(sizes) == 3 and all(c.get_alpha() == 0.5 for c in ax.collections)
     plt.close(fig)
+
+
+def test_phase_diagram_table_maps_grid_cells() -> None:
+    from gaussflow.experiments.phase import PhaseDiagram
+
+    xs, ys = np.array([0.0, 1.0, 2.0]), np.array([-1.0, 1.0])
+    kind = np.array([["blowup", "collapse", "blowup"], ["bounded", "blowup", "collapse"]])
+    pdg = PhaseDiagram(xs, ys, kind, rank=np.array([[1, 0, 2], [-1, 1, 0]]), status=np.full((2, 3), "ok"),
+                       t_blowup=np.array([[0.5, np.nan, 0.7], [np.nan, 0.2, np.nan]]), t_end=3.0)
+    df = pdg.to_dataframe()
+    assert len(df) == 6 and list(df.columns) == ["x", "y", "kind", "rank", "status", "t_blowup"]
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            row = df[(df.x == x) & (df.y == y)].iloc[0]
+            assert row.kind == kind[i, j] and row["rank"] == pdg.rank[i, j]
+    assert df.kind.value_counts().to_dict() == pdg.counts()
+    d = json.loads(json.dumps(pdg.to_dict()))
+    assert d["t_blowup"][0][1] is None and d["kind"][1][2] == "collapse" and d["t_end"] == 3.0
+
+
+def test_phase_diagram_plot_passes_kwargs() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import gaussflow as gf
+
+    pdg = gf.phase_diagram("default", xs=np.linspace(0.2, 1.0, 3), ys=np.linspace(0.5, 1.5, 3), t_end=2.0,
+                           progress=False)
+    fig, ax = plt.subplots()
+    assert pdg.plot(ax=ax, alpha=0.4) is ax
+    assert ax.collections[0].get_alpha() == 0.4
+    plt.close(fig)

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._io import FileFormatError, check_writable, read_npz, write_atomic
 from .._progress import echo, progress_bar
+from .._tabular import Tabular
 from ..attention import attention
 from ..diagnostics.regimes import KINDS
 from ..integrate.batch import BatchResult, solve_batch
@@ -206,8 +207,11 @@ def classify_batch(result: BatchResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True, eq=False)
-class PhaseDiagram:
+class PhaseDiagram(Tabular):
     """Regimes of a two-parameter family on the grid ``xs`` × ``ys``.
+
+    ``to_dict()`` gives the fields as plain lists (NaN → None); ``to_dataframe()`` one row per member with
+    columns ``x, y, kind, rank, status, t_blowup`` (row-major over the grid: y outer, x inner).
 
     Attributes
     ----------
@@ -241,13 +245,20 @@ class PhaseDiagram:
             if getattr(self, name).shape != shape:
                 raise ValueError(f"`{name}` must have shape {shape}; got {getattr(self, name).shape}")
 
+    def _columns(self) -> dict[str, np.ndarray]:
+        X, Y = np.meshgrid(self.xs, self.ys)
+        return {"x": X.ravel(), "y": Y.ravel(), "kind": self.kind.ravel(), "rank": self.rank.ravel(),
+                "status": self.status.ravel(), "t_blowup": self.t_blowup.ravel()}
+
     def counts(self) -> dict[str, int]:
         """Number of members per regime (only regimes that occur)."""
         u, c = np.unique(self.kind, return_counts=True)
         return {str(k): int(v) for k, v in zip(u, c, strict=True)}
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Regime map (categorical pcolormesh, colour key outside) with blow-up-time contours; returns ``ax``.
+
+        ``**kwargs`` go to the ``pcolormesh`` call that draws the regimes (e.g. ``alpha=0.8``).
 
         For the built-in ``"default"`` family the title states the family, A = [[x, 1], [−1, x]],
         V = diag(1, y), Σ₀ = [[1, 0.3], [0.3, 0.5]], and the axes name x and y by their role.
@@ -269,7 +280,8 @@ class PhaseDiagram:
             cmap = ListedColormap(colors)
             code = np.vectorize(KINDS.index)(self.kind) if self.kind.size else np.zeros(self.kind.shape)
             norm = BoundaryNorm(np.arange(len(KINDS) + 1) - 0.5, cmap.N)
-            ax.pcolormesh(self.xs, self.ys, code, cmap=cmap, norm=norm, shading="nearest", rasterized=True)
+            ax.pcolormesh(self.xs, self.ys, code, **{"cmap": cmap, "norm": norm, "shading": "nearest",
+                                                     "rasterized": True, **kwargs})
             present = [k for k in KINDS if np.any(self.kind == k)]
             names = {"blowup_rank_one": "rank-one blow-up", "blowup": "blow-up, rank > 1"}
             handles = style.color_key(present, names)
