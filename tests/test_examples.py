@@ -46,9 +46,7 @@ GENERATED_NAMES = frozenset({"sg_execution_times.rst"})
 FENCE = re.compile(r"^[ \t]*(```|~~~)")
 #: docstrings known to be stale in a file this harness's author does not own: strict xfail, so the fix turns it
 #: into an XPASS failure and the entry must go (empty it, never extend it to silence a new failure)
-KNOWN_STALE: dict[str, str] = {
-    "gaussflow/_progress.py": "`>>> bar.n` shows 3 but the bar stores floats (3.0)",
-}
+KNOWN_STALE: dict[str, str] = {}
 
 
 def page_files(root: Path = ROOT) -> list[Path]:
