@@ -254,3 +254,22 @@ def test_cli_bar_on_a_terminal_not_on_a_pipe_nor_with_quiet(tmp_path: Path, monk
         with _stderr_on_pty(monkeypatch) as got:
             assert cli_main(args) == 0
         assert BAR.search(got[0]) and "verify softmax [" in got[0]
+
+
+def test_sphere_simulate_draws_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    from gaussflow.sphere import model, simulate
+
+    mdl = model(np.eye(3), np.eye(3), np.eye(3))
+    X0 = np.eye(3)
+    with bounded(60):
+        with _stderr_on_pty(monkeypatch) as got:
+            simulate(mdl, X0, 1.0, 0.1)
+        assert BAR.search(got[0]) and "sphere particles [" in got[0] and "t=1" in got[0]
+        with _stderr_on_pty(monkeypatch) as got:
+            simulate(mdl, X0, 1.0, 0.1, progress=False)
+        assert got[0] == ""
+    simulate(mdl, X0, 1.0, 0.1)
+    assert capsys.readouterr().err == ""

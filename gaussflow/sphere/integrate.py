@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .._io import FileFormatError, jsonable, package_versions, read_npz, write_atomic
+from .._progress import progress_bar
 from .._tabular import Tabular, columns
 from .model import DEFAULT_BLOCK, SphereModel, check_points, check_weights, tangent
 from .model import field as _field
@@ -146,7 +147,7 @@ class SphereTrajectory(Tabular):
 
 
 def simulate(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any = None, method: str = "rkmk4",
-             every: int = 1, block: int = DEFAULT_BLOCK) -> SphereTrajectory:
+             every: int = 1, block: int = DEFAULT_BLOCK, progress: bool | None = None) -> SphereTrajectory:
     """Integrate the particles with fixed steps.
 
     Parameters
@@ -159,6 +160,8 @@ def simulate(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any
     method : "rkmk4" (order 4, on the sphere to rounding) or "euler" (the authors' Euler + renormalize)
     every : int
         Keep every ``every``-th step (and the last).
+    progress : bool, optional
+        Progress bar over time on stderr; default: only when stderr is a terminal (``gaussflow._progress``).
     """
     if method not in _STEPS:
         raise ValueError(f"`method` must be one of {METHODS}; got {method!r}")
@@ -174,11 +177,13 @@ def simulate(mdl: SphereModel, X0: Any, t_end: float, dt: float, *, weights: Any
     h = t_end / nsteps if nsteps else 0.0
     step = _STEPS[method]
     ts, Xs = [0.0], [X.copy()]
-    for k in range(1, nsteps + 1):
-        X = step(mdl, X, w, h, block)
-        if k % every == 0 or k == nsteps:
-            ts.append(k * h)
-            Xs.append(X.copy())
+    with progress_bar(t_end, "sphere particles", progress, unit="t") as bar:
+        for k in range(1, nsteps + 1):
+            X = step(mdl, X, w, h, block)
+            if k % every == 0 or k == nsteps:
+                ts.append(k * h)
+                Xs.append(X.copy())
+            bar.set(k * h)
     meta = {"method": method, "dt": h, "steps": nsteps, "normalization": mdl.normalization, "sign": mdl.sign,
             "beta": mdl.beta, "A": mdl.A, "V": mdl.V, "D": mdl.D}
     return SphereTrajectory(np.array(ts), np.array(Xs), w, meta)
