@@ -29,6 +29,17 @@ half = sp.S.Half
 #: Dimension symbols by the name used in parameter shapes.
 DIMS: dict[str, sp.Symbol] = {"d": d, "k": k, "d_v": d_v}
 
+#: what the shared symbols stand for (``gaussflow derive`` prints them under "where")
+DESCRIPTIONS: dict[sp.Basic, str] = {
+    x: "the token whose velocity is computed (d×1)",
+    y: "the attended token (d×1)",
+    alpha: "mean of the Gaussian token law N(alpha, Sigma) (d×1)",
+    Sigma: "covariance of the token law (d×d, symmetric PSD)",
+    d: "token dimension",
+    k: "query/key width",
+    d_v: "value width of a head",
+}
+
 
 def scalar(m: sp.MatrixExpr) -> sp.Expr:
     """Turn a 1x1 matrix expression into a scalar expression (its trace)."""
@@ -36,4 +47,4 @@ def scalar(m: sp.MatrixExpr) -> sp.Expr:
         raise ValueError(f"expected a 1x1 matrix expression, got shape {m.shape}")
     return sp.Trace(m)
 
-__all__ = ["DIMS", "I", "Sigma", "alpha", "d", "d_v", "half", "k", "scalar", "x", "y"]
+__all__ = ["DESCRIPTIONS", "DIMS", "I", "Sigma", "alpha", "d", "d_v", "half", "k", "scalar", "x", "y"]

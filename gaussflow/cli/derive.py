@@ -22,16 +22,9 @@ ALL_DERIVATIONS: tuple[tuple[str, dict[str, object]], ...] = tuple(
 ) + (("softmax", {"residual": True, "feedforward": True}),)
 
 
-#: what the shared symbols of :mod:`gaussflow.symbols` stand for (keyed by the symbol, never by a variant)
-_SHARED: dict[sp.Basic, str] = {
-    symbols.x: "the token whose velocity is computed (d×1)",
-    symbols.y: "the attended token (d×1)",
-    symbols.alpha: "mean of the Gaussian token law N(alpha, Sigma) (d×1)",
-    symbols.Sigma: "covariance of the token law (d×d, symmetric PSD)",
-}
-#: the dimension symbols parameter shapes are written in (:data:`gaussflow.symbols.DIMS`)
-_DIMS: dict[sp.Basic, str] = {symbols.d: "token dimension", symbols.k: "query/key width",
-                              symbols.d_v: "value width of a head"}
+#: the token/law symbols and the dimension symbols, described in :data:`gaussflow.symbols.DESCRIPTIONS`
+_SHARED = {sym: symbols.DESCRIPTIONS[sym] for sym in (symbols.x, symbols.y, symbols.alpha, symbols.Sigma)}
+_DIMS = {sym: symbols.DESCRIPTIONS[sym] for sym in symbols.DIMS.values()}
 
 
 def _shape(shape: tuple[str, ...]) -> str:
