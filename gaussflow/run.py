@@ -1,4 +1,5 @@
-"""The main job behind ``make run``: regenerate ``derivations/`` (and the PDF) and ``figures/``.
+"""The main job behind ``make run``: regenerate ``derivations/`` (and the PDF), ``figures/`` and the README's
+shell transcripts (:mod:`gaussflow.transcripts`, when ``README.md`` is in the working directory).
 
 ``python -m gaussflow.run [--pdf] [--full] [--quiet] [--out derivations] [--figures figures]``
 
@@ -58,10 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for paper in PAPERS:
         steps.append((f"reproduce {paper}" + (" (full)" if args.full else ""), f"{figs}/ ({paper}_*)",
                       ["reproduce", paper, "--out", str(figs), "--force"] + (["--full"] if args.full else [])))
+    jobs: list[tuple[str, str, Callable[[], int]]] = [
+        (label, writes, lambda cmd=cmd: cli_main(cmd + q)) for label, writes, cmd in steps]
+    if Path("README.md").is_file():  # the repository checkout `make run` runs in
+        from . import transcripts
+
+        jobs.append(("rerun the README shell transcripts", "README.md", lambda: transcripts.main(["README.md", *q])))
     timings: list[tuple[str, float, int]] = []
     with quiet(args.quiet):
-        for k, (label, writes, cmd) in enumerate(steps, 1):
-            _step(k, len(steps), label, writes, lambda cmd=cmd: cli_main(cmd + q), timings)
+        for k, (label, writes, fn) in enumerate(jobs, 1):
+            _step(k, len(jobs), label, writes, fn, timings)
     print("\n=== summary ===")
     print(f"{'step':<62} {'seconds':>8}  exit")
     for label, sec, rc in timings:
