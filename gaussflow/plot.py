@@ -409,15 +409,7 @@ def plot_solution(traj: Any, params: dict[str, Any] | None = None, variant: str 
     two = cov.shape[-1] == 2
     k = 2 if two else 1
     with style.use():
-        if ax is None:
-            fig, made = style.figure("double" if two else "onehalf", 2.9, ncols=k, squeeze=False)
-            out = np.array(list(made[0]), dtype=object)
-        else:
-            out = np.array(list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
-            if len(out) != k or not all(hasattr(a, "plot") for a in out):
-                raise ValueError(f"`ax` must hold exactly {k} matplotlib Axes for a d = {cov.shape[-1]} "
-                                 f"trajectory; got {len(out)}")
-            fig = None
+        fig, out = style.panels(ax, k, "double" if two else "onehalf", 2.9, f"for a d = {cov.shape[-1]} trajectory")
         ax0 = out[0]
         plot_eigenvalues(traj, ax=ax0, **kwargs)
         status = str(getattr(traj, "status", ""))

@@ -252,6 +252,27 @@ def figure(width: str | float = "single", height: float | None = None, *, aspect
     return fig, ax
 
 
+def panels(ax: Any, k: int, width: str | float, height: float, what: str) -> tuple[Figure | None, np.ndarray]:
+    """The ``k`` panels of a multi-panel plot: the caller's ``ax`` (any sequence or array of exactly ``k`` Axes),
+    or a new ``width`` × ``height`` figure with ``k`` columns.
+
+    Returns ``(fig, axes)``: ``fig`` is None when the caller gave the axes (a plot then leaves the figure's title
+    alone); ``axes`` is an object ndarray of shape (k,).
+
+    Raises
+    ------
+    ValueError
+        ``ax`` does not hold exactly ``k`` Axes; the message ends with ``what`` (e.g. "for a d = 2 trajectory").
+    """
+    if ax is None:
+        fig, made = figure(width, height, ncols=k, squeeze=False)
+        return fig, np.array(list(made[0]), dtype=object)
+    out = np.array(list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
+    if len(out) != k or not all(hasattr(a, "plot") for a in out):
+        raise ValueError(f"`ax` must hold exactly {k} matplotlib Axes {what}; got {len(out)}")
+    return None, out
+
+
 def label(ax: Axes, x: str | None = None, y: str | None = None, title: str | None = None,
           z: str | None = None) -> Axes:
     """Set the axis labels (and title) of ``ax``; ``None`` leaves one unchanged. Returns ``ax``."""

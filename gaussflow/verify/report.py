@@ -252,15 +252,8 @@ class VerificationReport(Tabular):
 
         k = 3 if self.convergence is not None else 2
         with style.use():
-            if ax is None:
-                fig, made = style.figure("double", 3.1 if k == 2 else 3.3, ncols=k)
-                out = np.array(list(np.atleast_1d(made)), dtype=object)
-            else:
-                out = np.array(list(np.ravel(np.asarray(ax, dtype=object))), dtype=object)
-                if len(out) != k or not all(hasattr(a, "plot") for a in out):
-                    raise ValueError(f"`ax` must hold exactly {k} matplotlib Axes for this report "
-                                     f"({'with' if k == 3 else 'without'} a convergence study); got {len(out)}")
-                fig = None
+            fig, out = style.panels(ax, k, "double", 3.1 if k == 2 else 3.3,
+                                    f"for this report ({'with' if k == 3 else 'without'} a convergence study)")
             a0, a1 = out[0], out[1]
             a0.plot(self.t, self.bw, "o-", **{"ms": 3, "color": style.COLORS["ode"], **kwargs})
             style.label(a0, x="time $t$", y="Bures–Wasserstein distance $W_2$",
